@@ -1,0 +1,60 @@
+"""`genoseq doctor`: what this machine can run and which kernel path each operator takes."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import platform
+
+import typer
+
+
+def environment_report() -> dict:
+    """Versions and availability of torch, CUDA, triton and the optional packages."""
+    import torch
+
+    report: dict = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "cuda_available": torch.cuda.is_available(),
+        "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+        "bf16_cpu": torch.backends.mkldnn.is_available(),
+    }
+    for name in ("triton", "lightning", "pysam", "pyfaidx", "Bio", "sklearn"):
+        spec = importlib.util.find_spec(name)
+        report[name] = None
+        if spec is not None:
+            try:
+                from importlib.metadata import version
+
+                dist = {"Bio": "biopython", "sklearn": "scikit-learn"}.get(name, name)
+                report[name] = version(dist)
+            except Exception:  # noqa: BLE001 - a version we cannot read is still "installed"
+                report[name] = "installed"
+    try:
+        from genoseq.ops import _dispatch
+    except ImportError:
+        report["operators"] = {}
+    else:
+        report["operators"] = _dispatch.describe()
+    return report
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def doctor(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+        """Report torch/CUDA/triton availability and the kernel path of each operator."""
+        report = environment_report()
+        if as_json:
+            typer.echo(json.dumps(report))
+            return
+        for key, value in report.items():
+            if key == "operators":
+                continue
+            typer.echo(f"{key:>16}: {value if value is not None else 'not installed'}")
+        typer.echo("       operators:")
+        if not report["operators"]:
+            typer.echo("                  (all on the PyTorch reference path)")
+        for op, path in report["operators"].items():
+            typer.echo(f"{op:>24} -> {path}")
