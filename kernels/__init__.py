@@ -1,0 +1,1 @@
+"""Triton GPU kernels for genoseq, installed as `genoseq_kernels`; imported only when used."""
