@@ -1,10 +1,13 @@
 """genoseq.ops: the numerical operators models call (pure PyTorch, importable on any CPU).
 
-Models only call these public names: ``long_conv`` (gated FFT long convolution, Hyena) and
-``short_conv`` (short causal depthwise convolution). The oracles (``long_conv_direct``) live beside them.
+Models only call these public names: ``long_conv`` (gated FFT long convolution, Hyena), ``short_conv``
+(short causal depthwise convolution), ``selective_scan`` (Mamba-1) and ``ssd`` (Mamba-2). The oracles
+(``long_conv_direct``, ``selective_scan_ref``, ``ssd_ref``) live beside them in their modules.
 """
 
 from genoseq.ops.fftconv import long_conv
+from genoseq.ops.selective_scan import selective_scan
 from genoseq.ops.short_conv import short_conv
+from genoseq.ops.ssd import ssd
 
-__all__ = ["long_conv", "short_conv"]
+__all__ = ["long_conv", "selective_scan", "short_conv", "ssd"]
