@@ -32,7 +32,7 @@ from genoseq import __version__
 from genoseq.data.manifests import Manifest, ManifestFile
 from genoseq.errors import GenoseqError
 
-__all__ = ["FetchResult", "fetch_file", "fetch_manifest", "file_digests"]
+__all__ = ["FetchResult", "fetch", "fetch_file", "fetch_manifest", "file_digests"]
 
 _CHUNK = 1 << 20
 # progress callback: (file name, bytes done, total bytes or None)
@@ -59,6 +59,26 @@ def file_digests(path: str | os.PathLike[str]) -> dict[str, str]:
             sha.update(chunk)
             md5.update(chunk)
     return {"sha256": sha.hexdigest(), "md5": md5.hexdigest()}
+
+
+def fetch(
+    dataset: str | os.PathLike[str],
+    dest_dir: str | os.PathLike[str],
+    only: Iterable[str] | None = None,
+    progress: ProgressFn | None = None,
+    timeout: float = 60.0,
+) -> list[FetchResult]:
+    """Fetch a dataset given by manifest name (``"hg38"``) or manifest path into ``dest_dir``.
+
+    Example::
+
+        from genoseq.data.fetch import fetch
+        for r in fetch("hg38_hyenadna", "data/hg38"):
+            print(r.message)
+    """
+    from genoseq.data.manifests import load_manifest
+
+    return fetch_manifest(load_manifest(dataset), dest_dir, only=only, progress=progress, timeout=timeout)
 
 
 def fetch_manifest(

@@ -188,3 +188,17 @@ def test_fetch_bundled_manifest_copies_and_verifies(tmp_path):
 def test_fetch_manifest_unknown_file_name_lists_files():
     with pytest.raises(GenoseqError, match="has no file 'nope'; its files: genomes/"):
         fetch_manifest(load_manifest("bundled"), "unused", only=["nope"])
+
+
+def test_fetch_by_manifest_path(server, tmp_path):
+    from genoseq.data.fetch import fetch
+
+    base, _ = server
+    manifest = tmp_path / "toy.yaml"
+    manifest.write_text(
+        "name: toy\ndescription: d\ncitation: c\nlicence: CC0\ngenome_build: null\nformat: bin\n"
+        "loader: {function: none}\n"
+        f"files:\n  - name: file.bin\n    url: {base}/data/file.bin\n    size: {len(PAYLOAD)}\n    sha256: {SHA256}\n"
+    )
+    (result,) = fetch(manifest, tmp_path / "out")
+    assert result.verified and (tmp_path / "out" / "file.bin").read_bytes() == PAYLOAD
