@@ -1,0 +1,224 @@
+"""Low-level FASTA / GenBank reading for :mod:`genoseq.data.genome`.
+
+One strict streaming scanner (:func:`iter_fasta`) reads plain, gzip and bgzip FASTA line by
+line and reports malformed input as :class:`~genoseq.errors.InputError` naming the file and
+line. It is the reference reader: the token cache is built from it, and it explains what is
+wrong when pyfaidx refuses a file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from genoseq.errors import InputError
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass
+class FastaRecord:
+    """One record. ``seq`` holds the raw sequence bytes with line breaks removed."""
+
+    name: str
+    header_line: int  # 1-based line number of the '>' line (record number for GenBank)
+    seq: bytes
+    regular: bool  # True when every line but the last has the same width (pyfaidx can index it)
+
+
+def sniff(path: Path) -> str:
+    """Return "fasta", "gzip" (plain gzip FASTA), "bgzip" (bgzip FASTA) or "genbank".
+
+    Raises InputError for an empty file or one that is neither FASTA nor GenBank.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(18)
+    except FileNotFoundError:
+        raise InputError("file not found; expected a FASTA, gzip/bgzip FASTA or GenBank file", path) from None
+    except IsADirectoryError:
+        raise InputError("is a directory; expected a FASTA, gzip/bgzip FASTA or GenBank file", path) from None
+    if not head:
+        raise InputError("empty file; expected a FASTA record ('>name' then sequence lines)", path)
+    compressed = head[:2] == GZIP_MAGIC
+    kind = "fasta"
+    if compressed:
+        # BGZF: FEXTRA flag set and an extra subfield 'BC' (SAM spec, section 4.1)
+        kind = "bgzip" if len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC" else "gzip"
+    first = _first_text_line(path, compressed)
+    if first is None:
+        raise InputError("no content (only blank lines); expected a FASTA record", path)
+    if first.startswith(b"LOCUS"):
+        return "genbank"
+    if not first.startswith(b">"):
+        preview = first[:40].decode("ascii", "replace")
+        raise InputError(
+            f"expected a FASTA header line starting with '>' (or a GenBank 'LOCUS' line), got {preview!r}",
+            path,
+            1,
+        )
+    return kind
+
+
+def _first_text_line(path: Path, compressed: bool) -> bytes | None:
+    try:
+        with open_binary(path, compressed) as fh:
+            for line in fh:
+                if line.strip():
+                    return line.lstrip()
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        raise InputError(f"cannot read compressed file ({err})", path) from None
+    return None
+
+
+def open_binary(path: Path, compressed: bool | None = None) -> io.BufferedIOBase:
+    """Open plain or gzip/bgzip ``path`` for binary line iteration."""
+    if compressed is None:
+        with open(path, "rb") as fh:
+            compressed = fh.read(2) == GZIP_MAGIC
+    if compressed:
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb", buffering=1 << 20)
+
+
+def header_name(line: bytes, path: Path, line_no: int) -> str:
+    """Contig name from a '>' header line: its first whitespace-separated word."""
+    fields = line[1:].split(None, 1)
+    if not fields:
+        raise InputError("header line '>' has an empty sequence name; expected '>name [description]'", path, line_no)
+    try:
+        return fields[0].decode("ascii")
+    except UnicodeDecodeError:
+        raise InputError("sequence name is not ASCII text", path, line_no) from None
+
+
+def iter_fasta(path: Path) -> Iterator[FastaRecord]:
+    """Stream the records of a (gzip/bgzip) FASTA file, validating structure.
+
+    Raises InputError naming file and line for: no records, text before the first header,
+    an empty name, a duplicate name. Sequence characters are not checked here.
+    """
+    seen: dict[str, int] = {}
+    name: str | None = None
+    header_no = 0
+    parts: list[bytes] = []
+    try:
+        with open_binary(path) as fh:
+            line_no = 0
+            for line_no, line in enumerate(fh, 1):  # noqa: B007 - line_no is used after the loop
+                if line[:1] == b">":
+                    if name is not None:
+                        yield _make_record(name, header_no, parts)
+                    name = header_name(line, path, line_no)
+                    if name in seen:
+                        raise InputError(
+                            f"duplicate sequence name {name!r} (first defined at line {seen[name]}); "
+                            "expected unique names",
+                            path,
+                            line_no,
+                        )
+                    seen[name] = header_no = line_no
+                    parts = []
+                elif name is None:
+                    if line.strip():
+                        raise InputError(
+                            "sequence data before the first '>' header line; expected '>name' first", path, line_no
+                        )
+                else:
+                    parts.append(line)
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        raise InputError(f"cannot read file ({err})", path) from None
+    if name is None:
+        raise InputError("no FASTA records found; expected '>name' followed by sequence lines", path)
+    yield _make_record(name, header_no, parts)
+
+
+def _make_record(name: str, header_no: int, parts: list[bytes]) -> FastaRecord:
+    # drop trailing blank lines; they are harmless
+    while parts and not parts[-1].strip(b"\r\n"):
+        parts.pop()
+    regular = True
+    if len(parts) > 1:
+        width = len(parts[0])
+        regular = all(len(p) == width for p in parts[:-1]) and len(parts[-1].rstrip(b"\r\n")) <= len(
+            parts[0].rstrip(b"\r\n")
+        ) and parts[-1].rstrip(b"\r\n") != b""
+    seq = b"".join(parts).translate(None, b"\r\n")
+    return FastaRecord(name, header_no, seq, regular)
+
+
+def locate(path: Path, name: str, position: int) -> int | None:
+    """1-based file line holding 0-based ``position`` of record ``name`` (for error messages)."""
+    offset = 0
+    inside = False
+    try:
+        with open_binary(path) as fh:
+            for line_no, line in enumerate(fh, 1):
+                if line[:1] == b">":
+                    if inside:
+                        return None
+                    fields = line[1:].split(None, 1)
+                    inside = bool(fields) and fields[0] == name.encode()
+                    continue
+                if inside:
+                    n = len(line.rstrip(b"\r\n"))
+                    if offset + n > position:
+                        return line_no
+                    offset += n
+    except (OSError, EOFError):
+        return None
+    return None
+
+
+def iter_genbank(path: Path) -> Iterator[FastaRecord]:
+    """Records of a GenBank file through biopython (``record.id`` is the contig name)."""
+    try:
+        from Bio import SeqIO
+    except ImportError as err:  # pragma: no cover - biopython is a core dependency
+        from genoseq.errors import DependencyError
+
+        raise DependencyError("biopython", "reading GenBank files") from err
+    seen: dict[str, int] = {}
+    compressed = open(path, "rb").read(2) == GZIP_MAGIC
+    opener = gzip.open if compressed else open
+    try:
+        with opener(path, "rt", encoding="ascii", errors="strict") as fh:
+            for number, record in enumerate(SeqIO.parse(fh, "genbank"), 1):
+                name = record.id or record.name
+                if not name or name == "<unknown id>":
+                    raise InputError("GenBank record without a LOCUS name or VERSION", path, number, "record")
+                if name in seen:
+                    raise InputError(
+                        f"duplicate record id {name!r} (first is record {seen[name]})", path, number, "record"
+                    )
+                seen[name] = number
+                try:
+                    seq = bytes(record.seq)
+                except Exception as err:  # biopython raises UndefinedSequenceError for CONTIG-only records
+                    raise InputError(f"record {name!r} has no sequence ({err})", path, number, "record") from None
+                yield FastaRecord(name, number, seq, True)
+    except InputError:
+        raise
+    except UnicodeDecodeError as err:
+        raise InputError(f"GenBank file is not ASCII text (byte offset {err.start})", path) from None
+    except ValueError as err:
+        raise InputError(f"malformed GenBank file: {err}", path) from None
+    if not seen:
+        raise InputError("no GenBank records found", path)
+
+
+def valid_byte_table(tokenizer) -> np.ndarray:
+    """(256,) bool: which bytes ``tokenizer`` encodes without error."""
+    table = np.zeros(256, dtype=bool)
+    for byte in range(256):
+        try:
+            tokenizer.encode(bytes([byte]))
+        except InputError:
+            continue
+        table[byte] = True
+    return table
