@@ -85,7 +85,7 @@ def test_info_prints_the_whole_manifest():
     assert result.exit_code == 0, result.output
     out = result.output
     assert "https://storage.googleapis.com/basenji_barnyard2/sequences_human.bed" in out
-    assert "function=read_bed" in out and "split_column=4" in out
+    assert "function=read_bed" in out and "split_column=3" in out
     assert "checksum: not recorded (fetch prints the computed sha256)" in out
     assert "HyenaDNA" in out and "licence:" in out and "genome build:  hg38" in out
 

@@ -75,7 +75,7 @@ def test_manifest_contents_that_other_code_relies_on():
         "function": "read_bed",
         "file": "human-sequences.bed",
         "columns": ["chrom", "start", "end", "split"],
-        "split_column": 4,
+        "split_column": 3,
         "splits": ["train", "valid", "test"],
         "note": hy.loader["note"],
     }
