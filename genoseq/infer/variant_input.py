@@ -92,8 +92,15 @@ def validate(variants: list[VariantIn], genome: GenomeAccess, max_allele: int) -
         if v.status != "ok":
             continue
         ref, alt = v.ref.upper(), v.alt.upper()
-        if alt.startswith("<") or "[" in alt or "]" in alt or alt in ("*", "."):
-            v.skip("symbolic_allele", f"symbolic or missing ALT allele {v.alt!r} cannot be scored")
+        if alt.startswith("<"):
+            v.skip("skipped_symbolic", f"symbolic ALT allele {v.alt!r} cannot be scored")
+            continue
+        if "[" in alt or "]" in alt or alt.startswith(".") and len(alt) > 1 or alt.endswith(".") and len(alt) > 1:
+            v.skip("skipped_breakend", f"breakend ALT {v.alt!r} cannot be scored")
+            continue
+        if alt in ("*", "."):
+            v.skip("skipped_spanning_deletion" if alt == "*" else "skipped_missing_alt",
+                   f"ALT {v.alt!r} is not a sequence allele")
             continue
         if "," in alt:
             v.skip("multiallelic", f"ALT {v.alt!r} lists several alleles; give one ALT per row")
@@ -106,7 +113,7 @@ def validate(variants: list[VariantIn], genome: GenomeAccess, max_allele: int) -
             continue
         name = genome.resolve(v.chrom)
         if name is None:
-            v.skip("contig_not_found", f"contig {v.chrom!r} is not in the genome and no alias matched")
+            v.skip("unknown_contig", f"contig {v.chrom!r} is not in the genome and no alias matched")
             continue
         v.contig = name
         clen = genome.lengths[name]

@@ -18,7 +18,8 @@ Methods (``method=``):
   (probabilities for classification heads).
 
 Every input variant gives one row, in input order; variants that cannot be scored keep their row
-with ``status`` (e.g. ``ref_mismatch``, ``contig_not_found``, ``symbolic_allele``, ``out_of_range``)
+with ``status`` (e.g. ``ref_mismatch``, ``unknown_contig``, ``skipped_symbolic``, ``out_of_range``, the statuses of
+:func:`genoseq.read_variants`)
 and a ``message``; score columns are then NaN.
 """
 

@@ -113,8 +113,8 @@ def test_skipped_rows_keep_order_and_reason(toy_lm, toy_genome):
     ]
     table = score_variants(toy_lm, toy_genome, variants, window=21)
     statuses = table["status"]
-    assert statuses == ["ref_mismatch", "symbolic_allele", "out_of_range", "ok", "contig_not_found",
-                        "multiallelic", "no_change", "symbolic_allele"]
+    assert statuses == ["ref_mismatch", "skipped_symbolic", "out_of_range", "ok", "unknown_contig",
+                        "multiallelic", "no_change", "skipped_spanning_deletion"]
     assert table["index"] == list(range(8))
     assert "does not match the genome" in table[0]["message"]
     assert all(math.isnan(r["llr_sum"]) for r in table if r["status"] != "ok")
@@ -224,4 +224,4 @@ def test_table_tsv(tmp_path, toy_lm, toy_genome):
     out = table.to_tsv(tmp_path / "s.tsv")
     lines = out.read_text().splitlines()
     assert lines[0].split("\t")[:8] == ["index", "record", "chrom", "pos", "ref", "alt", "status", "message"]
-    assert len(lines) == 3 and lines[2].split("\t")[6] == "contig_not_found"
+    assert len(lines) == 3 and lines[2].split("\t")[6] == "unknown_contig"
