@@ -127,8 +127,9 @@ def filter_by_n(genome: Genome, windows: Iterable[Interval], max_n_fraction: flo
 class RandomWindows(Sequence[Interval]):
     """``num_windows`` random windows per epoch, uniform over all window positions in ``regions``.
 
-    Window ``i`` of epoch ``e`` depends only on ``(seed, e, i)`` (its own
-    ``numpy.random.default_rng([seed, e, i])``), so any window can be recomputed, resuming
+    Window ``i`` of epoch ``e`` depends only on ``(seed, e, i)`` (and ``num_windows``): first
+    draws come from ``default_rng([seed, e])`` for the whole epoch at once, redraws after N
+    rejection from ``default_rng([seed, e, i])``. So any window can be recomputed, resuming
     mid-epoch needs only the index, and DataLoader workers agree without coordination.
 
     Args:
@@ -174,6 +175,8 @@ class RandomWindows(Sequence[Interval]):
             raise ConfigError(f"no region is at least {self.window} bases long; use a smaller window")
         counts = np.array([r.end - r.start - self.window + 1 for r in self._spans], dtype=np.int64)
         self._cum = np.cumsum(counts)  # (R,) number of window starts up to and including region r
+        self._draws_epoch: int | None = None
+        self._draws = np.zeros(0, dtype=np.int64)
 
     def __len__(self) -> int:
         return self.num_windows
@@ -181,13 +184,21 @@ class RandomWindows(Sequence[Interval]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
-    def _draw(self, rng: np.random.Generator) -> Interval:
-        u = int(rng.integers(int(self._cum[-1])))
+    def _window(self, u: int) -> Interval:
+        """The window with global start index ``u`` in ``[0, total starts)``."""
         r = int(np.searchsorted(self._cum, u, side="right"))
         offset = u - (int(self._cum[r - 1]) if r else 0)
         span = self._spans[r]
         start = span.start + offset
         return span.with_(start=start, end=start + self.window)
+
+    def _first_draws(self) -> np.ndarray:
+        """(num_windows,) int64: every window's first draw this epoch, drawn at once (vectorised)."""
+        if self._draws_epoch != self.epoch:
+            rng = np.random.default_rng([self.seed, self.epoch])
+            self._draws = rng.integers(int(self._cum[-1]), size=self.num_windows, dtype=np.int64)
+            self._draws_epoch = self.epoch
+        return self._draws
 
     def __getitem__(self, index: int) -> Interval:  # type: ignore[override]
         if isinstance(index, slice):
@@ -196,12 +207,16 @@ class RandomWindows(Sequence[Interval]):
             index += self.num_windows
         if not 0 <= index < self.num_windows:
             raise IndexError(f"window index {index} out of range for {self.num_windows} windows")
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        best, best_frac = None, 2.0
-        for _ in range(self.max_tries if self.max_n_fraction is not None else 1):
-            w = self._draw(rng)
-            if self.max_n_fraction is None:
-                return w
+        w = self._window(int(self._first_draws()[index]))
+        if self.max_n_fraction is None:
+            return w
+        rng = None  # redraws of window i come from its own stream default_rng([seed, epoch, i])
+        best, best_frac = w, 2.0
+        for attempt in range(self.max_tries):
+            if attempt:
+                if rng is None:
+                    rng = np.random.default_rng([self.seed, self.epoch, index])
+                w = self._window(int(rng.integers(int(self._cum[-1]))))
             frac = missing_fraction(self.genome, w)
             if frac <= self.max_n_fraction:
                 return w
@@ -209,7 +224,6 @@ class RandomWindows(Sequence[Interval]):
             if frac < best_frac:
                 best, best_frac = w, frac
         self.n_exhausted += 1
-        assert best is not None
         return best
 
     def state_dict(self) -> dict:
