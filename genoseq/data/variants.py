@@ -402,13 +402,17 @@ def _htslib_messages(lines: list[str], kind: str) -> list[str]:
 
 
 def _htslib_errors(lines: list[str], fallback: str) -> str:
-    return " | ".join(_htslib_messages(lines, "E")[:3]) or fallback
+    """htslib's error lines; when it printed none, its last warnings (they often name the cause)."""
+    errors = _htslib_messages(lines, "E")[:3]
+    if errors:
+        return " | ".join(errors)
+    return " | ".join([*_htslib_messages(lines, "W")[-2:], fallback])
 
 
 def _read_vcf(path: Path) -> VariantSet:
     pysam = _import_pysam()
     is_text = _is_text_vcf(path)
-    n_header = _count_header_lines(path) if is_text else None
+    n_header, width = _scan_header(path) if is_text else (None, None)
     rows: list[tuple[str, int, str | None, str, tuple[str, ...] | None]] = []
     with _StderrCapture() as log:
         try:
@@ -427,7 +431,7 @@ def _read_vcf(path: Path) -> VariantSet:
             index = len(rows)
             detail = _htslib_errors(log.lines(), str(err))
             line = None if n_header is None else n_header + index + 1
-            diag = _diagnose_record(path, line) if line is not None else None
+            diag = _diagnose_record(path, line, width) if line is not None else None
             reason = diag or "htslib could not parse this record"
             raise InputError(f"record index {index}: {reason} (htslib: {detail})", path, line) from None
     warnings = _htslib_messages(log.captured, "W")
@@ -449,16 +453,19 @@ def _iter_text_lines(path: Path) -> Iterator[tuple[int, bytes]]:
             yield number, raw.rstrip(b"\r\n")
 
 
-def _count_header_lines(path: Path) -> int:
-    count = 0
+def _scan_header(path: Path) -> tuple[int, int | None]:
+    """(number of header lines, number of columns on the #CHROM line) of a text VCF."""
+    count, width = 0, None
     try:
         for _, raw in _iter_text_lines(path):
             if not raw.startswith(b"#"):
                 break
             count += 1
+            if raw.startswith(b"#CHROM"):
+                width = len(raw.split(b"\t"))
     except (OSError, EOFError):
         pass  # a truncated gzip stream: htslib reports it with more context
-    return count
+    return count, width
 
 
 _FIXED = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
@@ -488,23 +495,32 @@ def _diagnose_header(path: Path) -> tuple[int | None, str] | None:
     return None, "no '#CHROM' column header line"
 
 
-def _diagnose_record(path: Path, line: int) -> str | None:
-    """What is wrong with data line ``line`` of a text VCF, when it is something simple."""
+def _diagnose_record(path: Path, line: int, width: int | None) -> str | None:
+    """What is wrong with data line ``line`` of a text VCF whose #CHROM line has ``width`` columns,
+    when it is something simple."""
     try:
         for number, raw in _iter_text_lines(path):
             if number < line:
                 continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                return f"bytes that are not UTF-8 text at column {err.start + 1}"
+            text = raw.decode("utf-8", errors="replace")
+            fields = text.split("\t")
             if not text.strip():
                 return "empty line in the record section"
-            fields = text.split("\t")
             if len(fields) < 8:
                 return f"expected at least 8 tab-separated columns (CHROM POS ID REF ALT QUAL FILTER INFO), found {len(fields)}"
             if not fields[1].isdigit():
                 return f"POS {fields[1]!r} is not a non-negative integer"
+            if width is not None and width > 8 and len(fields) != width:
+                return f"expected {width} tab-separated columns as on the #CHROM line, found {len(fields)}"
+            if len(fields) > 8:
+                keys = fields[8].split(":")
+                dups = sorted({k for k in keys if keys.count(k) > 1})
+                if dups:
+                    return f"duplicate FORMAT key {dups[0]!r} in {fields[8]!r}"
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                return f"bytes that are not UTF-8 text at column {err.start + 1}"
             return None
     except (OSError, EOFError):
         return "the compressed file is truncated or corrupt"
