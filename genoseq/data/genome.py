@@ -285,7 +285,7 @@ class Genome:
         if not pad and (start < 0 or end > length):
             raise InputError(
                 f"range {name}:{start}-{end} is outside contig {name!r} (length {length}); "
-                "valid ranges lie in [0, length), or pass pad=True to pad with PAD_ID",
+                "expected 0 <= start <= end <= length, or pass pad=True to pad with PAD_ID",
                 self.path,
             )
         return name, start, end
@@ -426,6 +426,12 @@ class Genome:
             self.build_cache()
         assert self._table is not None
         entry = self._table[name]
-        maps = (_token_cache.open_tokens(self.cache_path, entry), _token_cache.open_mask(self.cache_path, entry))
+        try:
+            maps = (_token_cache.open_tokens(self.cache_path, entry), _token_cache.open_mask(self.cache_path, entry))
+        except OSError:  # another process replaced the cache directory meanwhile: reload it once
+            self._table = None
+            self.build_cache()
+            entry = self._table[name]
+            maps = (_token_cache.open_tokens(self.cache_path, entry), _token_cache.open_mask(self.cache_path, entry))
         self._maps[name] = maps
         return maps
