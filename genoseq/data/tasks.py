@@ -24,6 +24,7 @@ import gzip
 import io
 import json
 import os
+import re
 import tempfile
 import warnings
 from collections import Counter
@@ -204,8 +205,9 @@ class _Reader:
             return self.problem(path, line, "empty sequence: expected a nucleotide sequence", what)
         try:
             self.tokenizer.encode(sequence)
-        except InputError as err:
-            return self.problem(path, line, f"invalid sequence: {err}", what)
+        except InputError as err:  # the tokenizer's unknown_to_n hint does not apply here
+            reason = re.sub(r";\s*pass unknown_to_n=True[^)]*", "", str(err))
+            return self.problem(path, line, f"invalid sequence: {reason}", what)
         if label is None or (isinstance(label, str) and not label.strip()):
             return self.problem(path, line, "empty label", what)
         self.rows.append(_Row(split, sequence, label, str(path), line, what))

@@ -300,5 +300,18 @@ def test_real_headerless_celegans_table() -> None:
     assert vs.summary() == Counter(ok=8713)
 
 
+@pytest.mark.skipif(not (SHARED / "genomes" / "model_organisms_1pct").exists(), reason="../shared/data not present")
+def test_real_celegans_ref_check(tmp_path: Path) -> None:
+    genome_mod = pytest.importorskip("genoseq.data.genome")
+    folder = SHARED / "genomes" / "model_organisms_1pct"
+    genome = genome_mod.Genome(folder / "C.elegans.fa.gz", cache_dir=tmp_path)
+    vs = read_variants(folder / "C.elegans.vcf.gz", genome=genome)
+    # 10 records near the end of the chrI excerpt carry the complement base as REF
+    assert vs.summary() == Counter(ok=8703, ref_mismatch=10)
+    first = next(v for v in vs if v.status == "ref_mismatch")
+    assert (first.record, first.line, first.pos) == (1396, 1397, 147301)
+    assert "REF is 'C' but the genome has 'G' at I:147301" in first.message
+
+
 def test_errors_are_genoseq_errors() -> None:
     assert issubclass(InputError, GenoseqError) and issubclass(DependencyError, GenoseqError)
