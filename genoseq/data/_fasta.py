@@ -92,9 +92,9 @@ def header_name(line: bytes, path: Path, line_no: int) -> str:
     if not fields:
         raise InputError("header line '>' has an empty sequence name; expected '>name [description]'", path, line_no)
     try:
-        return fields[0].decode("ascii")
+        return fields[0].decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError("sequence name is not ASCII text", path, line_no) from None
+        raise InputError("sequence name is not UTF-8 text", path, line_no) from None
 
 
 def iter_fasta(path: Path) -> Iterator[FastaRecord]:
@@ -163,7 +163,7 @@ def locate(path: Path, name: str, position: int) -> int | None:
                     if inside:
                         return None
                     fields = line[1:].split(None, 1)
-                    inside = bool(fields) and fields[0] == name.encode()
+                    inside = bool(fields) and fields[0] == name.encode("utf-8")
                     continue
                 if inside:
                     n = len(line.rstrip(b"\r\n"))

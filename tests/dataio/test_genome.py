@@ -101,6 +101,17 @@ def test_iupac_text_kept_tokens_n(tmp_path, use_cache):
     np.testing.assert_array_equal(g.tokens("chr1"), ids("ACNNTNACGTNN"))
 
 
+def test_utf8_sequence_name(tmp_path, use_cache):
+    g = open_genome(HAND / "utf8_name.fa", tmp_path, use_cache=use_cache)
+    assert g.contigs == {"Evo-\u03c64": 4}
+    np.testing.assert_array_equal(g.tokens("Evo-\u03c64"), ids("ACGT"))
+    bad = tmp_path / "latin1.fa"
+    bad.write_bytes(b">caf\xe9\nACGT\n")
+    with pytest.raises(InputError, match="latin1.fa, line 1: sequence name is not UTF-8"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Genome(bad).build_cache()
+
+
 # ---------------------------------------------------------------- cache vs fetch on real genomes
 @pytest.mark.parametrize(
     "name,contig,length",
