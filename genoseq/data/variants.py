@@ -47,7 +47,7 @@ STATUSES: dict[str, str] = {
 
 _NUCLEOTIDES = frozenset("ACGTNRYKMSWBDHVacgtnrykmswbdhv")
 _CHROM_NAMES = ("chrom", "chr", "chromosome", "contig", "seqname", "seqid", "region")
-_POS_NAMES = ("pos", "position", "start")
+_POS_NAMES = ("pos", "position")  # not "start": that is 0-based in BED-like tables
 _ID_NAMES = ("id", "name", "variant_id", "rsid")
 
 
@@ -329,6 +329,8 @@ def _read_path(path: Path, format: str | None, delimiter: str | None) -> Variant
         raise InputError("no such file", path)
     if path.is_dir():
         raise InputError("is a directory; expected a VCF/BCF file or a variant table", path)
+    if path.name.lower().endswith((".tbi", ".csi", ".gzi", ".fai")):
+        raise InputError("is an index file, not variants; pass the VCF/BCF it indexes", path)
     kind = format or _sniff(path)
     if kind == "vcf":
         return _read_vcf(path)
@@ -354,6 +356,8 @@ def _sniff(path: Path) -> str:
         raise InputError(f"cannot read the file: {err}", path) from None
     if not head:
         raise InputError("empty file; expected a VCF/BCF (starting with ##fileformat=VCF) or a variant table", path)
+    if head.startswith((b"TBI\x01", b"CSI\x01")):
+        raise InputError("is a tabix/CSI index, not variants; pass the VCF/BCF it indexes", path)
     if head.startswith(b"BCF\x02") or head.startswith(b"##fileformat=VCF"):
         return "vcf"
     if head.startswith(b"##fileformat=") or path.name.lower().endswith((".bcf",)):

@@ -279,3 +279,13 @@ def test_real_gue_tasks() -> None:
         lengths = {len(s) for s in task["test"].sequences}
         assert len(lengths) >= 1 and min(lengths) > 0
     assert read_task(GUE / "tf/2").name == "tf_2"
+
+
+def test_bundled_gue_tasks_load() -> None:
+    bundled = pytest.importorskip("genoseq.bundled")
+    task = read_task(bundled.path("gue_prom_core_tata"))
+    assert task.name == "gue_prom_core_tata" and task.kind == "binary"
+    assert tuple(len(task[s]) for s in ("train", "dev", "test")) == (4904, 613, 613)
+    assert {len(s) for s in task["test"].sequences} == {70}
+    mouse = read_task(bundled.path("gue_mouse_2"), max_rows=50)
+    assert [len(mouse[s]) for s in mouse.splits] == [50, 50, 50]

@@ -221,6 +221,22 @@ def test_empty_file(tmp_path: Path) -> None:
         read_variants(empty)
 
 
+def test_index_files_are_refused(tmp_path: Path) -> None:
+    import shutil
+
+    pysam = pytest.importorskip("pysam")
+    vcf = tmp_path / "m.vcf.gz"
+    shutil.copy(DATA / "multiallelic.vcf.gz", vcf)
+    pysam.tabix_index(str(vcf), preset="vcf", force=True)
+    with pytest.raises(InputError, match=r"m.vcf.gz.tbi: is an index file"):
+        read_variants(str(vcf) + ".tbi")
+    renamed = tmp_path / "index.bin"
+    shutil.copy(str(vcf) + ".tbi", renamed)
+    with pytest.raises(InputError, match=r"index.bin: is a tabix/CSI index"):
+        read_variants(renamed)
+    assert len(read_variants(vcf)) == 6  # the indexed file still reads
+
+
 def test_missing_file() -> None:
     with pytest.raises(InputError, match="no such file"):
         read_variants(DATA / "nope.vcf")
