@@ -28,7 +28,6 @@ class FastaRecord:
     name: str
     header_line: int  # 1-based line number of the '>' line (record number for GenBank)
     seq: bytes
-    regular: bool  # True when every line but the last has the same width (pyfaidx can index it)
 
 
 def sniff(path: Path) -> str:
@@ -97,59 +96,73 @@ def header_name(line: bytes, path: Path, line_no: int) -> str:
         raise InputError("sequence name is not UTF-8 text", path, line_no) from None
 
 
-def iter_fasta(path: Path) -> Iterator[FastaRecord]:
+_CHUNK = 1 << 24
+
+
+def iter_fasta(path: Path, chunk_size: int = _CHUNK) -> Iterator[FastaRecord]:
     """Stream the records of a (gzip/bgzip) FASTA file, validating structure.
 
-    Raises InputError naming file and line for: no records, text before the first header,
-    an empty name, a duplicate name. Sequence characters are not checked here.
+    Reads ``chunk_size`` blocks and splits records with ``bytes.find`` (no per-line Python
+    loop). Raises InputError naming file and line for: no records, text before the first
+    header, an empty name, a duplicate name. Sequence characters are not checked here; line
+    breaks (LF or CRLF) and blank lines are dropped.
     """
     seen: dict[str, int] = {}
-    name: str | None = None
-    header_no = 0
-    parts: list[bytes] = []
     try:
         with open_binary(path) as fh:
-            line_no = 0
-            for line_no, line in enumerate(fh, 1):  # noqa: B007 - line_no is used after the loop
+            buf = bytearray(fh.read(chunk_size))
+            eof = len(buf) < chunk_size
+            line_no = 1  # file line of buf[pos]
+            pos = 0
+            # preamble: blank lines may precede the first header, nothing else may
+            while True:
+                nl = buf.find(b"\n", pos)
+                if nl < 0 and not eof:
+                    more = fh.read(chunk_size)
+                    eof = len(more) < chunk_size
+                    buf += more
+                    continue
+                line = buf[pos : (len(buf) if nl < 0 else nl)]
                 if line[:1] == b">":
-                    if name is not None:
-                        yield _make_record(name, header_no, parts)
-                    name = header_name(line, path, line_no)
-                    if name in seen:
-                        raise InputError(
-                            f"duplicate sequence name {name!r} (first defined at line {seen[name]}); "
-                            "expected unique names",
-                            path,
-                            line_no,
-                        )
-                    seen[name] = header_no = line_no
-                    parts = []
-                elif name is None:
-                    if line.strip():
-                        raise InputError(
-                            "sequence data before the first '>' header line; expected '>name' first", path, line_no
-                        )
-                else:
-                    parts.append(line)
+                    break
+                if line.strip():
+                    raise InputError(
+                        "sequence data before the first '>' header line; expected '>name' first", path, line_no
+                    )
+                if nl < 0:
+                    raise InputError("no FASTA records found; expected '>name' followed by sequence lines", path)
+                pos, line_no = nl + 1, line_no + 1
+            while True:  # buf[pos] == ">" at file line line_no
+                searched = pos
+                while True:
+                    nxt = buf.find(b"\n>", searched)
+                    if nxt >= 0 or eof:
+                        break
+                    searched = max(pos, len(buf) - 1) - pos
+                    del buf[:pos]  # compact only when reading more, so many small records stay O(n)
+                    pos = 0
+                    more = fh.read(chunk_size)
+                    eof = len(more) < chunk_size
+                    buf += more
+                stop = len(buf) if nxt < 0 else nxt + 1
+                nl = buf.find(b"\n", pos, stop)
+                header_end = stop if nl < 0 else nl
+                name = header_name(bytes(buf[pos:header_end]), path, line_no)
+                if name in seen:
+                    raise InputError(
+                        f"duplicate sequence name {name!r} (first defined at line {seen[name]}); expected unique names",
+                        path,
+                        line_no,
+                    )
+                seen[name] = line_no
+                seq = bytes(buf[header_end:stop]).translate(None, b"\r\n")
+                yield FastaRecord(name, line_no, seq)
+                if nxt < 0:
+                    return
+                line_no += buf.count(b"\n", pos, stop)
+                pos = stop
     except (OSError, EOFError, gzip.BadGzipFile) as err:
         raise InputError(f"cannot read file ({err})", path) from None
-    if name is None:
-        raise InputError("no FASTA records found; expected '>name' followed by sequence lines", path)
-    yield _make_record(name, header_no, parts)
-
-
-def _make_record(name: str, header_no: int, parts: list[bytes]) -> FastaRecord:
-    # drop trailing blank lines; they are harmless
-    while parts and not parts[-1].strip(b"\r\n"):
-        parts.pop()
-    regular = True
-    if len(parts) > 1:
-        width = len(parts[0])
-        regular = all(len(p) == width for p in parts[:-1]) and len(parts[-1].rstrip(b"\r\n")) <= len(
-            parts[0].rstrip(b"\r\n")
-        ) and parts[-1].rstrip(b"\r\n") != b""
-    seq = b"".join(parts).translate(None, b"\r\n")
-    return FastaRecord(name, header_no, seq, regular)
 
 
 def locate(path: Path, name: str, position: int) -> int | None:
@@ -201,7 +214,7 @@ def iter_genbank(path: Path) -> Iterator[FastaRecord]:
                     seq = bytes(record.seq)
                 except Exception as err:  # biopython raises UndefinedSequenceError for CONTIG-only records
                     raise InputError(f"record {name!r} has no sequence ({err})", path, number, "record") from None
-                yield FastaRecord(name, number, seq, True)
+                yield FastaRecord(name, number, seq)
     except InputError:
         raise
     except UnicodeDecodeError as err:

@@ -112,6 +112,19 @@ def test_utf8_sequence_name(tmp_path, use_cache):
         Genome(bad).build_cache()
 
 
+@pytest.mark.parametrize("name", ["two_contigs.fa", "crlf.fa", "uneven_lines.fa", "no_trailing_newline.fa", "iupac.fa"])
+def test_chunked_scanner_independent_of_chunk_size(name):
+    from genoseq.data._fasta import iter_fasta
+
+    ref = [(r.name, r.header_line, r.seq) for r in iter_fasta(HAND / name)]
+    for chunk in (1, 2, 3, 5, 8, 13):
+        assert [(r.name, r.header_line, r.seq) for r in iter_fasta(HAND / name, chunk_size=chunk)] == ref
+    if name == "two_contigs.fa":
+        assert ref == [("chr1", 1, b"ACGTacgtNNACG"), ("chr2", 4, b"TTTTGGGGCC")]
+    with pytest.raises(InputError, match="line 5: duplicate sequence name 'chr1'"):
+        list(iter_fasta(HAND / "duplicate_names.fa", chunk_size=3))
+
+
 # ---------------------------------------------------------------- cache vs fetch on real genomes
 @pytest.mark.parametrize(
     "name,contig,length",
