@@ -82,7 +82,7 @@ class NonFiniteGuard(L.Callback):
             self.stopped_at = trainer.global_step
             if self.checkpoint_dir is not None:
                 path = self.checkpoint_dir / "nonfinite-stop.ckpt"
-                trainer.save_checkpoint(path)
+                trainer.save_checkpoint(path, weights_only=False)
                 self.checkpoint_path = str(path)
             trainer.should_stop = True
 

@@ -131,6 +131,7 @@ def _make_trainer(recipe: Recipe, out: Path, monitor: tuple[str, str], guard: An
     from genoseq.train.callbacks import AtomicCheckpointIO, Throughput
 
     t = recipe.trainer
+    _quiet_lightning()
     ckpt_dir = out / "checkpoints"
     last = ModelCheckpoint(dirpath=ckpt_dir, filename="last", every_n_train_steps=t.checkpoint_every_n_steps,
                            save_top_k=1, monitor=None, enable_version_counter=False, save_on_train_epoch_end=False)
@@ -163,6 +164,21 @@ def _make_trainer(recipe: Recipe, out: Path, monitor: tuple[str, str], guard: An
     )
 
 
+def _quiet_lightning() -> None:
+    """Silence Lightning messages that do not apply to genoseq runs."""
+    import logging
+    import warnings
+
+    # checkpoints after the optimiser step are what genoseq resumes from (batches_seen counts them)
+    warnings.filterwarnings("ignore", message=".*manual optimization and every_n_train_steps.*")
+    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*Consider setting `persistent_workers=True`.*")
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda",
+                 "lightning.fabric.utilities.seed"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _callback(trainer: Any, cls: type) -> Any:
     return next((c for c in trainer.callbacks if isinstance(c, cls)), None)
 
@@ -181,7 +197,7 @@ def _fit(trainer: Any, module: Any, data: Any, ckpt: Path | None, guard: Any) ->
     if guard.stopped_at is not None:
         raise GenoseqError(guard.message())
     # the final state, so a finished run can be extended (--set trainer.max_steps=...) and compared
-    trainer.save_checkpoint(Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt")
+    trainer.save_checkpoint(Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt", weights_only=False)
 
 
 def _export_best(trainer: Any, module: Any, out: Path) -> str | None:
