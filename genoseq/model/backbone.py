@@ -1,0 +1,155 @@
+"""Backbone: token embedding -> blocks (one mixer per ``layer_pattern`` letter) -> final norm."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from genoseq.errors import ConfigError
+from genoseq.model.bidirectional import BidirectionalMixer
+from genoseq.model.block import MLP, Block
+from genoseq.model.config import ModelConfig
+from genoseq.model.norm import make_norm
+from genoseq.model.rc import RCPSEmbedding, RCPSWrapper
+from genoseq.model.state import ModelState
+
+
+def _causal_mixer(letter: str, width: int, idx: int, cfg: ModelConfig) -> nn.Module:
+    """One causal mixer of type ``letter`` over ``width`` channels."""
+    if letter == "H":
+        from genoseq.model.hyena import HyenaMixer
+
+        return HyenaMixer(width, idx, **cfg.hyena.to_dict(), max_len=cfg.max_len, n_layer=cfg.n_layer)
+    if letter == "A":
+        from genoseq.model.attention import AttentionMixer
+
+        return AttentionMixer(width, idx, **cfg.attention.to_dict(), causal=True, n_layer=cfg.n_layer)
+    try:
+        if letter == "M":
+            from genoseq.model.mamba import MambaMixer as cls
+            sub = cfg.mamba
+        else:
+            from genoseq.model.mamba2 import Mamba2Mixer as cls
+            sub = cfg.mamba2
+    except ImportError as exc:  # the Mamba modules are optional pieces of the tree
+        raise ConfigError(f"layer type {letter!r} is not available in this installation: {exc}") from exc
+    return cls(width, idx, **sub.to_dict())
+
+
+def make_mixer(letter: str, idx: int, cfg: ModelConfig) -> nn.Module:
+    """The mixer of layer ``idx``: causal, natively bidirectional (H two-sided filter, A full attention)
+    or wrapped fwd + reverse (M, S); RC-equivariant models wrap it to run on both strands."""
+    width = cfg.mixer_width
+    if not cfg.bidirectional:
+        mixer = _causal_mixer(letter, width, idx, cfg)
+    elif letter == "H":
+        from genoseq.model.hyena import HyenaMixer
+
+        mixer = HyenaMixer(width, idx, **cfg.hyena.to_dict(), max_len=cfg.max_len, bidirectional=True,
+                           n_layer=cfg.n_layer)
+    elif letter == "A":
+        from genoseq.model.attention import AttentionMixer
+
+        mixer = AttentionMixer(width, idx, **cfg.attention.to_dict(), causal=False, n_layer=cfg.n_layer)
+    else:
+        mixer = BidirectionalMixer(_causal_mixer(letter, width, idx, cfg), _causal_mixer(letter, width, idx, cfg),
+                                   width, cfg.bidirectional_combine, cfg.bidirectional_tie)
+    return RCPSWrapper(mixer) if cfg.rc_equivariant else mixer
+
+
+def _rc(module: nn.Module, cfg: ModelConfig) -> nn.Module:
+    return RCPSWrapper(module) if cfg.rc_equivariant else module
+
+
+class Backbone(nn.Module):
+    """Embedding -> n_layer blocks -> final norm. ``forward(input_ids)`` -> hidden (B, L, D)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = cfg = config
+        V, D, W = cfg.padded_vocab_size, cfg.d_model, cfg.mixer_width
+        if cfg.rc_equivariant:
+            self.embedding = RCPSEmbedding(V, D)
+            nn.init.normal_(self.embedding.embedding.weight, std=cfg.initializer_range)
+        else:
+            self.embedding = nn.Embedding(V, D)
+            nn.init.normal_(self.embedding.weight, std=cfg.initializer_range)
+        blocks = []
+        for i, letter in enumerate(cfg.layer_types):
+            mlp = norm2 = None
+            if cfg.mlp_type != "none":
+                mlp = _rc(MLP(W, cfg.mlp_hidden, cfg.mlp_type, cfg.n_layer), cfg)
+                norm2 = _rc(make_norm(cfg.norm, W, cfg.norm_eps), cfg)
+            blocks.append(Block(make_mixer(letter, i, cfg), _rc(make_norm(cfg.norm, W, cfg.norm_eps), cfg),
+                                mlp, norm2, cfg.dropout, letter))
+        self.blocks = nn.ModuleList(blocks)
+        self.norm_f = _rc(make_norm(cfg.norm, W, cfg.norm_eps), cfg)
+        self.drop = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity()
+
+    @property
+    def embedding_weight(self) -> nn.Parameter:
+        return self.embedding.weight
+
+    def forward(self, input_ids: Tensor, return_all_layers: bool = False) -> Tensor | list[Tensor]:
+        """input_ids (B, L) -> hidden (B, L, D) after the final norm; with ``return_all_layers`` a list of
+        n_layer+1 tensors: [0] the embedding output, [i] block i's output, the last with the final norm."""
+        h = self.drop(self.embedding(input_ids))  # (B, L, D)
+        outs = [h]
+        for block in self.blocks:
+            h = block(h)
+            outs.append(h)
+        h = self.norm_f(h)
+        if not return_all_layers:
+            return h
+        outs[-1] = h
+        return outs
+
+    # ------------------------------------------------------------------ incremental inference
+    def _check_causal(self, what: str) -> None:
+        if self.config.bidirectional:
+            raise ConfigError(f"{what} needs a causal model; this one is bidirectional (bidirectional=True)")
+
+    def allocate_state(self, batch_size: int, device=None, dtype=None) -> ModelState:
+        """Fresh per-layer state (empty history / zero recurrent state) for ``batch_size`` rows."""
+        self._check_causal("allocate_state")
+        device = device if device is not None else self.embedding_weight.device
+        return ModelState([b.mixer.allocate_state(batch_size, device=device, dtype=dtype) for b in self.blocks])
+
+    def prefill(self, input_ids: Tensor, state: ModelState) -> Tensor:
+        """Continue from ``state`` over input_ids (B, L) -> hidden (B, L, D); updates ``state``."""
+        self._check_causal("prefill")
+        h = self.drop(self.embedding(input_ids))
+        for block, s in zip(self.blocks, state.layers, strict=True):
+            h = block.forward_chunk(h, s)
+        return self.norm_f(h)
+
+    def step(self, input_ids_t: Tensor, state: ModelState) -> Tensor:
+        """One token per row: input_ids_t (B,) -> hidden (B, D); updates ``state``."""
+        return self.prefill(input_ids_t[:, None], state)[:, 0]
+
+    def embed_long(self, input_ids: Tensor, chunk_size: int = 16384, pooling: str | None = None) -> Tensor:
+        """Hidden states of a long causal input computed ``chunk_size`` tokens at a time (bounded memory).
+
+        pooling None -> (B, L, D); "mean" -> running mean (B, D); "last" -> last position (B, D).
+        """
+        self._check_causal("embed_long")
+        B, L = input_ids.shape
+        state = self.allocate_state(B)
+        parts, total, last = [], None, None
+        with torch.no_grad():
+            for lo in range(0, L, chunk_size):
+                h = self.prefill(input_ids[:, lo : lo + chunk_size], state)  # (B, Lc, D)
+                if pooling is None:
+                    parts.append(h)
+                elif pooling == "mean":
+                    s = h.to(torch.float64 if h.dtype == torch.float64 else torch.float32).sum(1)
+                    total = s if total is None else total + s
+                else:
+                    last = h[:, -1]
+        if pooling is None:
+            return torch.cat(parts, dim=1)
+        if pooling == "mean":
+            return (total / L).to(h.dtype)
+        if pooling == "last":
+            return last
+        raise ConfigError(f"embed_long pooling must be None, 'mean' or 'last', got {pooling!r}")

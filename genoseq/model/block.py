@@ -1,0 +1,60 @@
+"""Residual block: x + mixer(norm(x)), then x + mlp(norm(x)) (pre-norm), plus the MLP variants."""
+
+from __future__ import annotations
+
+import math
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class MLP(nn.Module):
+    """Position-wise MLP: "gelu" (Linear-GELU-Linear) or "glu" (SwiGLU: silu(a) * b)."""
+
+    def __init__(self, d_model: int, hidden: int, kind: str = "gelu", n_layer: int = 1) -> None:
+        super().__init__()
+        self.kind = kind
+        self.fc1 = nn.Linear(d_model, hidden * (2 if kind == "glu" else 1))
+        self.fc2 = nn.Linear(hidden, d_model)
+        for lin in (self.fc1, self.fc2):
+            nn.init.normal_(lin.weight, std=0.02)
+            nn.init.zeros_(lin.bias)
+        self.fc2.weight.data.mul_(1.0 / math.sqrt(2 * n_layer))
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.fc1(x)  # (B, L, hidden [*2])
+        if self.kind == "glu":
+            a, b = h.chunk(2, dim=-1)
+            h = F.silu(a) * b
+        else:
+            h = F.gelu(h)
+        return self.fc2(h)
+
+
+class Block(nn.Module):
+    """Pre-norm residual block around one mixer and an optional MLP."""
+
+    def __init__(self, mixer: nn.Module, norm1: nn.Module, mlp: nn.Module | None, norm2: nn.Module | None,
+                 dropout: float = 0.0, kind: str = "H") -> None:
+        super().__init__()
+        self.kind = kind
+        self.norm1, self.mixer = norm1, mixer
+        self.norm2, self.mlp = norm2, mlp
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    def _mlp(self, h: Tensor) -> Tensor:
+        if self.mlp is None:
+            return h
+        return h + self.drop(self.mlp(self.norm2(h)))
+
+    def forward(self, h: Tensor) -> Tensor:
+        """h (B, L, D) -> (B, L, D)."""
+        return self._mlp(h + self.drop(self.mixer(self.norm1(h))))
+
+    def forward_chunk(self, h: Tensor, state: dict) -> Tensor:
+        """Continue the mixer from ``state`` over h (B, Lc, D)."""
+        return self._mlp(h + self.drop(self.mixer.forward_chunk(self.norm1(h), state)))
+
+    def step(self, h_t: Tensor, state: dict) -> Tensor:
+        """h_t (B, D) -> (B, D)."""
+        return self.forward_chunk(h_t[:, None], state)[:, 0]

@@ -1,0 +1,202 @@
+"""Hyena mixer: in-projection, short causal conv, implicit long filters, gated FFT long convolution.
+
+For order N the in-projection makes N+1 streams x_0..x_{N-1}, v of width D. After a short depthwise conv,
+stage o (o = 0..N-2) computes v <- h_o * (x_{N-1-o} . v) + b_o (x_{N-1-o} . v) (the skip b_o is folded into
+h_o's lag-0 tap), the last stage is gated by x_0, and an out-projection returns to D channels.
+
+The filters h come from positional features of the lag (t / max_len and sines/cosines of it) through a
+small MLP with sine activations, times an exponential decay window exp(-|delta_c| t / max_len). The window
+makes the support finite: beyond ``cutoff`` lags (where the slowest window is below 1e-12) the filter is
+zero by definition, in the parallel forward and in streaming alike. A filter value never depends on the
+sequence length, so chunked prefill equals the parallel forward.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genoseq.ops import long_conv, short_conv
+from genoseq.ops.fftconv import causal_conv_tail
+
+_WINDOW_FLOOR = 1e-12  # decay window value at which the filter support ends
+
+
+class Sin(nn.Module):
+    """sin(freq * x) with a learnable per-feature frequency."""
+
+    def __init__(self, dim: int, freq: float = 10.0) -> None:
+        super().__init__()
+        self.freq = nn.Parameter(torch.full((1, dim), float(freq)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.sin(self.freq.to(x.dtype) * x)
+
+
+class HyenaFilter(nn.Module):
+    """Implicit long filter bank: lag t -> h[c, t] for ``channels`` filters.
+
+    Features of t: [t/max_len, cos(2 pi f t / max_len), sin(2 pi f t / max_len)] for ``pos_dim`` - 1
+    band features, then Linear -> Sin -> (Linear -> Sin) x 2 -> Linear (no bias), times the decay window.
+    """
+
+    def __init__(self, channels: int, filter_dim: int, pos_dim: int, max_len: int, decay_min: float,
+                 decay_max: float, n_windows: int = 1) -> None:
+        super().__init__()
+        self.channels, self.pos_dim, self.max_len = channels, pos_dim, max_len
+        act = Sin(filter_dim)  # shared between the hidden layers (as in HyenaDNA)
+        self.mlp = nn.Sequential(
+            nn.Linear(pos_dim, filter_dim), act,
+            nn.Linear(filter_dim, filter_dim), act,
+            nn.Linear(filter_dim, filter_dim), act,
+            nn.Linear(filter_dim, channels, bias=False),
+        )
+        per = channels // n_windows
+        target = math.log(1e-2)
+        deltas = torch.linspace(target / decay_min, target / decay_max, per).abs().repeat(n_windows)
+        self.register_buffer("deltas", deltas, persistent=False)  # (channels,)
+        bands = (pos_dim - 1 + 1) // 2
+        self.register_buffer("bands", torch.linspace(1e-4, bands - 1, bands), persistent=False)
+        slowest = float(deltas.min())
+        self.cutoff = int(math.ceil(max_len * math.log(1.0 / _WINDOW_FLOOR) / slowest))
+
+    def features(self, lags: Tensor, dtype: torch.dtype) -> Tensor:
+        """(n,) integer lags -> (n, pos_dim) positional features."""
+        t = lags.to(dtype)[:, None] / self.max_len  # (n, 1)
+        ang = 2 * math.pi * t * self.bands.to(dtype)[None, :]  # (n, bands)
+        z = torch.cat([t, torch.cos(ang), torch.sin(ang)], dim=-1)
+        return z[:, : self.pos_dim]
+
+    def forward(self, n: int, dtype: torch.dtype = torch.float32) -> Tensor:
+        """Filter values for lags 0..n-1: (channels, n); zero at lags >= cutoff."""
+        m = min(n, self.cutoff)
+        lags = torch.arange(m, device=self.deltas.device)
+        with torch.autocast(device_type=self.deltas.device.type, enabled=False):
+            z = self.features(lags, dtype)  # (m, pos_dim)
+            pdt = self.mlp[0].weight.dtype
+            h = self.mlp(z.to(pdt)).to(dtype)  # (m, channels)
+            window = torch.exp(-lags.to(dtype)[:, None] / self.max_len * self.deltas.to(dtype)[None, :])
+            h = (h * window).transpose(0, 1)  # (channels, m)
+        if m < n:
+            h = F.pad(h, (0, n - m))
+        return h
+
+
+class HyenaMixer(nn.Module):
+    """Hyena operator over (B, L, D); causal, or bidirectional with a two-sided filter.
+
+    Args (HyenaConfig fields): order, filter_dim, filter_pos_dim, short_conv, filter_decay_min,
+    filter_decay_max; plus max_len (filter position scale) and bidirectional.
+    """
+
+    def __init__(self, d_model: int, layer_idx: int, order: int = 2, filter_dim: int = 64,
+                 filter_pos_dim: int = 16, short_conv: int = 3, filter_decay_min: float = 0.3,
+                 filter_decay_max: float = 1.5, max_len: int = 1024, bidirectional: bool = False,
+                 n_layer: int = 1) -> None:
+        super().__init__()
+        self.d_model, self.layer_idx, self.order, self.bidirectional = d_model, layer_idx, order, bidirectional
+        D = d_model
+        self.in_proj = nn.Linear(D, (order + 1) * D)
+        self.out_proj = nn.Linear(D, D)
+        bound = 1.0 / math.sqrt(short_conv)
+        self.short_conv_weight = nn.Parameter(torch.empty((order + 1) * D, short_conv).uniform_(-bound, bound))
+        self.short_conv_bias = nn.Parameter(torch.empty((order + 1) * D).uniform_(-bound, bound))
+        sides = 2 if bidirectional else 1
+        self.filter = HyenaFilter((order - 1) * D * sides, filter_dim, filter_pos_dim, max_len,
+                                  filter_decay_min, filter_decay_max, n_windows=(order - 1) * sides)
+        self.skip = nn.Parameter(torch.randn(order - 1, D))
+        for lin in (self.in_proj, self.out_proj):
+            nn.init.normal_(lin.weight, std=0.02)
+            nn.init.zeros_(lin.bias)
+        self.out_proj.weight.data.mul_(1.0 / math.sqrt(2 * n_layer))
+        self._cache: tuple[tuple, Tensor] | None = None
+
+    # ------------------------------------------------------------------ filters
+    def train(self, mode: bool = True) -> HyenaMixer:
+        self._cache = None
+        return super().train(mode)
+
+    def _filter_params_key(self) -> tuple:
+        return tuple((p.data_ptr(), p._version) for p in self.filter.parameters())
+
+    def raw_filter(self, n: int, dtype: torch.dtype) -> Tensor:
+        """(order-1 [*2 sides], D, n) one-sided filters for lags 0..n-1, cached in eval mode without grad."""
+        cacheable = not self.training and not torch.is_grad_enabled()
+        key = (dtype, self.filter.deltas.device, self._filter_params_key())
+        if cacheable and self._cache is not None and self._cache[0] == key and self._cache[1].shape[-1] >= n:
+            return self._cache[1][..., :n]
+        h = self.filter(n, dtype).view(-1, self.d_model, n)  # generated once for all channels
+        if cacheable:
+            # keep at least the lags the filter support can reach, so streaming never regenerates them
+            self._cache = (key, h)
+        return h
+
+    def filters(self, L: int, dtype: torch.dtype) -> Tensor:
+        """Per-stage long-conv filters with the skip folded into the lag-0 tap.
+
+        Causal: (order-1, D, L). Bidirectional: (order-1, D, 2L-1), index L-1 is lag 0.
+        """
+        h = self.raw_filter(L, dtype)
+        skip = self.skip.to(dtype)
+        if not self.bidirectional:
+            return torch.cat([h[:, :, :1] + skip[:, :, None], h[:, :, 1:]], dim=-1)
+        pos, neg = h[0::2], h[1::2]  # (order-1, D, L) each: lags >= 0 and lags <= 0
+        k = torch.cat([neg[:, :, 1:].flip(-1), pos[:, :, :1] + skip[:, :, None], pos[:, :, 1:]], dim=-1)
+        return k  # (order-1, D, 2L-1)
+
+    # ------------------------------------------------------------------ parallel forward
+    def _streams(self, x: Tensor, conv_state: Tensor | None = None) -> tuple[list[Tensor], Tensor]:
+        u = self.in_proj(x).transpose(1, 2)  # (B, (N+1) D, L)
+        uc, conv_state = short_conv(u, self.short_conv_weight, self.short_conv_bias, state=conv_state)
+        return list(uc.split(self.d_model, dim=1)), conv_state  # N+1 x (B, D, L)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (B, L, D) -> (B, L, D)."""
+        L = x.shape[1]
+        streams, _ = self._streams(x)
+        *gates, v = streams
+        cdt = torch.float64 if x.dtype == torch.float64 else torch.float32
+        k = self.filters(L, cdt)
+        n_stage = self.order - 1
+        for o in range(n_stage):
+            post = gates[0] if o == n_stage - 1 else None
+            v = long_conv(v, k[o], pre_gate=gates[n_stage - o], post_gate=post, bidirectional=self.bidirectional)
+        return self.out_proj(v.transpose(1, 2))  # (B, L, D)
+
+    # ------------------------------------------------------------------ streaming
+    def allocate_state(self, batch_size: int, device=None, dtype=None) -> dict[str, Tensor]:
+        """Short-conv state and, per stage, the history of long-conv inputs (grows up to the filter support)."""
+        if self.bidirectional:
+            raise RuntimeError("a bidirectional Hyena mixer has no causal state")
+        device = device if device is not None else self.in_proj.weight.device
+        dtype = dtype or self.in_proj.weight.dtype
+        K = self.short_conv_weight.shape[1]
+        state = {"conv": torch.zeros(batch_size, (self.order + 1) * self.d_model, K - 1, device=device, dtype=dtype)}
+        for o in range(self.order - 1):
+            state[f"hist{o}"] = torch.zeros(batch_size, self.d_model, 0, device=device, dtype=dtype)
+        return state
+
+    def forward_chunk(self, x: Tensor, state: dict[str, Tensor]) -> Tensor:
+        """Continue from ``state`` over x (B, Lc, D); updates state. Equals forward over the concatenation."""
+        Lc = x.shape[1]
+        streams, state["conv"] = self._streams(x, state["conv"])
+        *gates, v = streams
+        cdt = torch.float64 if x.dtype == torch.float64 else torch.float32
+        keep = self.filter.cutoff - 1  # past inputs a future output can still reach
+        n_stage = self.order - 1
+        for o in range(n_stage):
+            vg = (v * gates[n_stage - o]).to(state[f"hist{o}"].dtype)  # (B, D, Lc) gated conv input
+            hist = torch.cat([state[f"hist{o}"], vg], dim=-1)  # (B, D, T)
+            T = hist.shape[-1]
+            k = self.filters(T, cdt)[o]  # (D, T)
+            z = causal_conv_tail(hist, k, Lc).to(v.dtype)  # (B, D, Lc)
+            state[f"hist{o}"] = hist[..., max(0, T - keep) :]
+            v = z * gates[0] if o == n_stage - 1 else z
+        return self.out_proj(v.transpose(1, 2))
+
+    def step(self, x_t: Tensor, state: dict[str, Tensor]) -> Tensor:
+        """x_t (B, D) -> y_t (B, D); O(history) per step."""
+        return self.forward_chunk(x_t[:, None], state)[:, 0]
