@@ -24,7 +24,7 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ _POS_NAMES = ("pos", "position")  # not "start": that is 0-based in BED-like tab
 _ID_NAMES = ("id", "name", "variant_id", "rsid")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Variant:
     """One (record, ALT allele) pair.
 
@@ -180,20 +180,18 @@ def read_variants(
         from genoseq.data.genome import Genome
 
         genome = Genome(genome)
+    checker = None if genome is None else _GenomeChecker(genome)
     if isinstance(source, (str, PathLike)):
-        variants = _read_path(Path(source), format, delimiter)
+        variants = _read_path(Path(source), format, delimiter, checker)
     elif _is_dataframe(source):
-        variants = _read_rows(_dataframe_rows(source), source=None)
+        variants = _read_rows(_dataframe_rows(source), None, checker)
     elif isinstance(source, Iterable) and not isinstance(source, (bytes, Mapping)):
-        variants = _read_rows(_python_rows(source), source=None)
+        variants = _read_rows(_python_rows(source), None, checker)
     else:
         raise InputError(
             f"read_variants expects a path, a list of (chrom, pos, ref, alt) tuples or a DataFrame, "
             f"got {type(source).__name__}"
         )
-    if genome is not None:
-        checker = _GenomeChecker(genome)
-        variants[:] = [checker.check(v) for v in variants]
     return variants
 
 
@@ -202,21 +200,23 @@ def read_variants(
 
 def _classify(record: int, line: int | None, chrom: str, pos: int, ref: str, alt: str) -> tuple[str, str]:
     """(status, message) for one allele pair, independent of any genome."""
-    where = _where(record, line, chrom, pos)
     if alt == ".":
-        return "skipped_missing_alt", f"{where}: ALT is '.' (no alternate allele)"
-    if alt == "*":
-        return "skipped_spanning_deletion", f"{where}: ALT '*' marks an allele removed by an upstream deletion"
-    if alt.startswith("<") and alt.endswith(">"):
-        return "skipped_symbolic", f"{where}: symbolic ALT {alt} has no explicit sequence"
-    if "[" in alt or "]" in alt or (len(alt) > 1 and (alt.startswith(".") or alt.endswith("."))):
-        return "skipped_breakend", f"{where}: breakend ALT {alt!r} describes a rearrangement, not a sequence"
-    if pos < 1:
-        return "out_of_range", f"{where}: POS {pos} is before the first base (VCF positions start at 1)"
-    for name, allele in (("REF", ref), ("ALT", alt)):
-        if not allele or not set(allele) <= _NUCLEOTIDES:
-            return "invalid_allele", f"{where}: {name} {allele!r} is not a nucleotide sequence (A C G T N)"
-    return "ok", ""
+        status, why = "skipped_missing_alt", "ALT is '.' (no alternate allele)"
+    elif alt == "*":
+        status, why = "skipped_spanning_deletion", "ALT '*' marks an allele removed by an upstream deletion"
+    elif alt.startswith("<") and alt.endswith(">"):
+        status, why = "skipped_symbolic", f"symbolic ALT {alt} has no explicit sequence"
+    elif "[" in alt or "]" in alt or (len(alt) > 1 and (alt.startswith(".") or alt.endswith("."))):
+        status, why = "skipped_breakend", f"breakend ALT {alt!r} describes a rearrangement, not a sequence"
+    elif pos < 1:
+        status, why = "out_of_range", f"POS {pos} is before the first base (VCF positions start at 1)"
+    elif not ref or not set(ref) <= _NUCLEOTIDES:
+        status, why = "invalid_allele", f"REF {ref!r} is not a nucleotide sequence (A C G T N)"
+    elif not alt or not set(alt) <= _NUCLEOTIDES:
+        status, why = "invalid_allele", f"ALT {alt!r} is not a nucleotide sequence (A C G T N)"
+    else:
+        return "ok", ""
+    return status, f"{_where(record, line, chrom, pos)}: {why}"
 
 
 def _where(record: int, line: int | None, chrom: str, pos: int) -> str:
@@ -227,13 +227,24 @@ def _where(record: int, line: int | None, chrom: str, pos: int) -> str:
 
 
 def _make_variants(
-    record: int, line: int | None, chrom: str, pos: int, ref: str, alts: list[str], vid: str | None
+    record: int,
+    line: int | None,
+    chrom: str,
+    pos: int,
+    ref: str,
+    alts: list[str],
+    vid: str | None,
+    checker: _GenomeChecker | None,
 ) -> list[Variant]:
-    """One Variant per ALT allele (a record without ALT gives one row with alt '.')."""
+    """One Variant per ALT allele (a record without ALT gives one row with alt '.'), checked
+    against the genome when ``checker`` is given."""
     out = []
     for alt_index, alt in enumerate(alts or ["."]):
         status, message = _classify(record, line, chrom, pos, ref, alt)
-        out.append(Variant(record, line, chrom, pos, ref, alt, vid, alt_index, status, message))
+        contig = None
+        if status == "ok" and checker is not None:
+            status, message, contig = checker.check(record, line, chrom, pos, ref)
+        out.append(Variant(record, line, chrom, pos, ref, alt, vid, alt_index, status, message, contig))
     return out
 
 
@@ -255,6 +266,7 @@ class _GenomeChecker:
         self.genome = genome
         self.lengths: Mapping[str, int] = genome.contigs
         self._resolved: dict[str, tuple[str | None, str]] = {}
+        self._blocks: dict[tuple[str, int], str] = {}
 
     def resolve(self, chrom: str) -> tuple[str | None, str]:
         """(genome contig name or None, explanation when None). Uses the genome's own
@@ -281,34 +293,46 @@ class _GenomeChecker:
         self._resolved[chrom] = result
         return result
 
-    def check(self, v: Variant) -> Variant:
-        if not v.ok:
-            return v
-        where = _where(v.record, v.line, v.chrom, v.pos)
-        name, why = self.resolve(v.chrom)
+    def check(self, record: int, line: int | None, chrom: str, pos: int, ref: str) -> tuple[str, str, str | None]:
+        """(status, message, genome contig name) for a variant whose alleles are valid."""
+        name, why = self.resolve(chrom)
         if name is None:
-            return replace(v, status="unknown_contig", message=f"{where}: {why}")
+            return "unknown_contig", f"{_where(record, line, chrom, pos)}: {why}", None
         length = int(self.lengths[name])
-        if v.end > length:
-            return replace(
-                v,
-                contig=name,
-                status="out_of_range",
-                message=f"{where}: REF of length {len(v.ref)} ends at {v.end}, past the end of "
-                f"contig {name!r} (length {length})",
-            )
+        start, end = pos - 1, pos - 1 + len(ref)
+        if end > length:
+            return "out_of_range", (
+                f"{_where(record, line, chrom, pos)}: REF of length {len(ref)} ends at {end}, past the end of "
+                f"contig {name!r} (length {length})"
+            ), name
         try:
-            found = str(self.genome.fetch(name, v.start, v.end))
+            found = self._fetch(name, start, end, length)
         except GenoseqError as err:
-            return replace(v, contig=name, status="out_of_range", message=f"{where}: {err}")
-        if found.upper() != v.ref.upper():
-            return replace(
-                v,
-                contig=name,
-                status="ref_mismatch",
-                message=f"{where}: REF is {v.ref!r} but the genome has {found!r} at {name}:{v.pos}",
-            )
-        return replace(v, contig=name)
+            return "out_of_range", f"{_where(record, line, chrom, pos)}: {err}", name
+        if found.upper() != ref.upper():
+            return "ref_mismatch", (
+                f"{_where(record, line, chrom, pos)}: REF is {ref!r} but the genome has {found!r} at {name}:{pos}"
+            ), name
+        return "ok", "", name
+
+    def _fetch(self, name: str, start: int, end: int, length: int) -> str:
+        """Genome text ``[start, end)`` through a small cache of 64 kb blocks (VCFs are mostly sorted)."""
+        block = start >> _BLOCK_BITS
+        if end > (block + 1) << _BLOCK_BITS:  # spans a block boundary: ask the genome directly
+            return str(self.genome.fetch(name, start, end))
+        key = (name, block)
+        text = self._blocks.get(key)
+        if text is None:
+            if len(self._blocks) >= 16:
+                self._blocks.pop(next(iter(self._blocks)))
+            lo = block << _BLOCK_BITS
+            text = str(self.genome.fetch(name, lo, min(lo + (1 << _BLOCK_BITS), length)))
+            self._blocks[key] = text
+        offset = start - (block << _BLOCK_BITS)
+        return text[offset : offset + end - start]
+
+
+_BLOCK_BITS = 16
 
 
 def _alias_candidates(chrom: str) -> list[str]:
@@ -324,7 +348,7 @@ def _alias_candidates(chrom: str) -> list[str]:
 # --------------------------------------------------------------------------- files
 
 
-def _read_path(path: Path, format: str | None, delimiter: str | None) -> VariantSet:
+def _read_path(path: Path, format: str | None, delimiter: str | None, checker: _GenomeChecker | None) -> VariantSet:
     if not path.exists():
         raise InputError("no such file", path)
     if path.is_dir():
@@ -333,9 +357,9 @@ def _read_path(path: Path, format: str | None, delimiter: str | None) -> Variant
         raise InputError("is an index file, not variants; pass the VCF/BCF it indexes", path)
     kind = format or _sniff(path)
     if kind == "vcf":
-        return _read_vcf(path)
+        return _read_vcf(path, checker)
     if kind == "table":
-        return _read_table(path, delimiter)
+        return _read_table(path, delimiter, checker)
     raise InputError(f"unknown format {format!r}; expected 'vcf' or 'table'", path)
 
 
@@ -413,7 +437,7 @@ def _htslib_errors(lines: list[str], fallback: str) -> str:
     return " | ".join([*_htslib_messages(lines, "W")[-2:], fallback])
 
 
-def _read_vcf(path: Path) -> VariantSet:
+def _read_vcf(path: Path, checker: _GenomeChecker | None) -> VariantSet:
     pysam = _import_pysam()
     is_text = _is_text_vcf(path)
     n_header, width = _scan_header(path) if is_text else (None, None)
@@ -442,7 +466,7 @@ def _read_vcf(path: Path) -> VariantSet:
     variants: list[Variant] = []
     for index, (chrom, pos, vid, ref, alts) in enumerate(rows):
         line = None if n_header is None else n_header + index + 1
-        variants += _make_variants(index, line, chrom, int(pos), ref or ".", list(alts or ()), _clean_id(vid))
+        variants += _make_variants(index, line, chrom, int(pos), ref or ".", list(alts or ()), _clean_id(vid), checker)
     return VariantSet(variants, str(path), len(rows), warnings)
 
 
@@ -531,7 +555,7 @@ def _diagnose_record(path: Path, line: int, width: int | None) -> str | None:
     return None
 
 
-def _read_table(path: Path, delimiter: str | None) -> VariantSet:
+def _read_table(path: Path, delimiter: str | None, checker: _GenomeChecker | None) -> VariantSet:
     """A variant table: ``chrom pos ref alt`` or ``chrom pos id ref alt [...]``, header optional."""
     rows: list[tuple[int, list[str]]] = []
     try:
@@ -586,7 +610,7 @@ def _read_table(path: Path, delimiter: str | None) -> VariantSet:
         pos = _parse_pos(pos_text, lambda msg, n=number: InputError(msg, path, n))
         vid = _clean_id(fields[columns["id"]]) if "id" in columns else None
         alts = [a.strip() for a in fields[columns["alt"]].split(",")]
-        variants += _make_variants(index, number, chrom, pos, fields[columns["ref"]], alts, vid)
+        variants += _make_variants(index, number, chrom, pos, fields[columns["ref"]], alts, vid, checker)
     return VariantSet(variants, str(path), len(rows))
 
 
@@ -635,7 +659,7 @@ def _python_rows(items: Iterable[Any]) -> Iterator[Any]:
     yield from items
 
 
-def _read_rows(rows: Iterable[Any], source: str | None) -> VariantSet:
+def _read_rows(rows: Iterable[Any], source: str | None, checker: _GenomeChecker | None) -> VariantSet:
     variants: list[Variant] = []
     count = 0
     for index, row in enumerate(rows):
@@ -664,6 +688,7 @@ def _read_rows(rows: Iterable[Any], source: str | None) -> VariantSet:
             raise error(f"expected a tuple (chrom, pos, ref, alt[, id]) or a dict, got {type(row).__name__}")
         alts = list(alt) if isinstance(alt, (tuple, list)) else [a.strip() for a in str(alt).split(",")]
         variants += _make_variants(
-            index, None, str(chrom), _parse_pos(pos, error), str(ref), [str(a) for a in alts], _clean_id(vid)
+            index, None, str(chrom), _parse_pos(pos, error), str(ref), [str(a) for a in alts], _clean_id(vid),
+            checker,
         )
     return VariantSet(variants, source, count)

@@ -6,6 +6,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from genoseq.data.variants import STATUSES, Variant, VariantSet, read_variants
@@ -331,3 +332,25 @@ def test_real_celegans_ref_check(tmp_path: Path) -> None:
 
 def test_errors_are_genoseq_errors() -> None:
     assert issubclass(InputError, GenoseqError) and issubclass(DependencyError, GenoseqError)
+
+
+def test_block_cached_ref_check_matches_direct_fetch() -> None:
+    """REF checks go through a 64 kb block cache; compare with direct slicing, across block edges,
+    at the contig end, unsorted, on two contigs."""
+    rng = np.random.default_rng(7)
+    seqs = {c: "".join(rng.choice(list("ACGT"), size=n)) for c, n in (("a", 200_003), ("b", 70_000))}
+    genome = StubGenome(seqs)
+    items, expected = [], []
+    for _ in range(400):
+        contig = "a" if rng.random() < 0.7 else "b"
+        n = len(seqs[contig])
+        start = min(int(rng.choice([rng.integers(0, n), 65_536 - 2, 131_072 - 1, n - 3])), n - 1)
+        length = int(rng.integers(1, 6))
+        true_ref = seqs[contig][start : start + length]
+        ref = true_ref if rng.random() < 0.8 else "A" * length
+        items.append((contig, start + 1, ref, "C" if ref[0] != "C" else "G"))
+        if start + len(ref) > n:
+            expected.append("out_of_range")
+        else:
+            expected.append("ok" if ref == true_ref else "ref_mismatch")
+    assert [v.status for v in read_variants(items, genome=genome)] == expected
