@@ -56,12 +56,26 @@ def sniff(path: Path) -> str:
         return "genbank"
     if not first.startswith(b">"):
         preview = first[:40].decode("ascii", "replace")
+        looks = ""
+        for prefix, what in _OTHER_FORMATS:
+            if first.startswith(prefix):
+                looks = f"this looks like {what}, which is not supported as a genome; "
+                break
         raise InputError(
-            f"expected a FASTA header line starting with '>' (or a GenBank 'LOCUS' line), got {preview!r}",
+            f"{looks}expected a FASTA header line starting with '>' (or a GenBank 'LOCUS' line), got {preview!r}",
             path,
             1,
         )
     return kind
+
+
+# first-line prefixes of formats people pass by mistake
+_OTHER_FORMATS = (
+    (b"@", "FASTQ (sequencing reads; FASTQ is not supported, expected FASTA)"),
+    (b"##fileformat=VCF", "a VCF file (read it with read_variants)"),
+    (b"BCF", "a BCF file (read it with read_variants)"),
+    (b"##gff-version", "a GFF annotation file"),
+)
 
 
 def _first_text_line(path: Path, compressed: bool) -> bytes | None:

@@ -319,6 +319,17 @@ def test_malformed_fasta_errors(tmp_path, name, pattern):
     assert not (HAND / (name + ".fai")).exists()
 
 
+def test_other_formats_named(tmp_path):
+    fq = tmp_path / "reads.fastq"
+    fq.write_text("@r1\nACGT\n+\nIIII\n")
+    with pytest.raises(InputError, match=r"reads.fastq, line 1: this looks like FASTQ .*FASTQ is not supported"):
+        Genome(fq)
+    vcf = tmp_path / "calls.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n")
+    with pytest.raises(InputError, match="looks like a VCF file"):
+        Genome(vcf)
+
+
 def test_sequence_before_header_mid_parse(tmp_path):
     src = tmp_path / "x.fa"
     src.write_bytes(b"\n>chr1\nAC\n")  # leading blank line is fine
