@@ -166,6 +166,7 @@ class RandomWindows(Sequence[Interval]):
         self.max_tries = max_tries
         self.n_rejected = 0
         self.n_exhausted = 0
+        self.position = 0  # windows already yielded by iteration this epoch
         spans = as_regions(genome) if regions is None else [r.with_(contig=genome.resolve(r.contig)) for r in regions]
         if contigs is not None:
             keep = {genome.resolve(c) for c in contigs}
@@ -183,6 +184,7 @@ class RandomWindows(Sequence[Interval]):
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
+        self.position = 0
 
     def _window(self, u: int) -> Interval:
         """The window with global start index ``u`` in ``[0, total starts)``."""
@@ -226,11 +228,22 @@ class RandomWindows(Sequence[Interval]):
         self.n_exhausted += 1
         return best
 
+    def __iter__(self) -> Iterator[Interval]:
+        """Windows ``position..num_windows-1`` of this epoch; then the epoch advances, position resets."""
+        while self.position < self.num_windows:
+            w = self[self.position]
+            self.position += 1
+            yield w
+        self.position = 0
+        self.set_epoch(self.epoch + 1)
+
     def state_dict(self) -> dict:
-        return {"seed": self.seed, "epoch": self.epoch, "n_rejected": self.n_rejected}
+        """Where iteration stands: ``{"seed", "epoch", "position", "n_rejected"}``."""
+        return {"seed": self.seed, "epoch": self.epoch, "position": self.position, "n_rejected": self.n_rejected}
 
     def load_state_dict(self, state: dict) -> None:
         self.seed, self.epoch = int(state["seed"]), int(state["epoch"])
+        self.position = int(state.get("position", 0))
         self.n_rejected = int(state.get("n_rejected", 0))
 
 

@@ -217,6 +217,22 @@ def test_read_only_directory_uses_cache_dir_env(tmp_path, monkeypatch):
         ro.chmod(0o755)
 
 
+def test_read_only_bgzip_index_goes_to_cache_dir(tmp_path):
+    pysam = pytest.importorskip("pysam")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    pysam.tabix_compress(str(GENOMES / "NC_001416.1_lambda.fa"), str(ro / "lambda.fa.gz"))
+    ro.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        g = Genome(ro / "lambda.fa.gz", cache_dir=tmp_path / "c", use_cache=False)
+        assert g.format == "bgzip"
+        assert g.fetch(LAMBDA, 100, 120) == "CTCTGAAAAGAAAGGAAACG"
+        assert sorted(p.name for p in ro.iterdir()) == ["lambda.fa.gz"]
+        assert sorted(p.suffix for p in (tmp_path / "c").iterdir()) == [".fai", ".gzi"]
+    finally:
+        ro.chmod(0o755)
+
+
 # ---------------------------------------------------------------- compressed and GenBank input
 def test_gzip_and_bgzip_fasta(tmp_path, use_cache):
     pysam = pytest.importorskip("pysam")

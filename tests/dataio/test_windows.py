@@ -95,7 +95,7 @@ def chrm(tmp_path) -> Genome:
 def test_random_windows_deterministic_per_seed_and_epoch(chrm):
     a = RandomWindows(chrm, 1024, 50, seed=7)
     b = RandomWindows(chrm, 1024, 50, seed=7)
-    first = list(a)
+    first = [a[i] for i in range(50)]
     assert first == list(b)
     assert all(0 <= w.start and w.end <= 16569 and len(w) == 1024 for w in first)
     assert len({w.start for w in first}) > 40
@@ -103,10 +103,30 @@ def test_random_windows_deterministic_per_seed_and_epoch(chrm):
     assert list(a) != first
     a.set_epoch(0)
     assert list(a) == first  # epoch 0 again: same windows
+    assert a.epoch == 1 and a.position == 0  # iterating to the end advances the epoch
+    a.set_epoch(0)
     assert list(RandomWindows(chrm, 1024, 50, seed=8)) != first
     assert a[49] == first[49] and a[-1] == first[-1]
     with pytest.raises(IndexError):
         a[50]
+
+
+def test_random_windows_iteration_resume_mid_epoch(chrm):
+    ref = RandomWindows(chrm, 500, 30, seed=11, max_n_fraction=0.0)
+    full = list(ref)
+    assert all(not (w.start <= 3106 < w.end) for w in full)  # the N window is always redrawn
+    it = RandomWindows(chrm, 500, 30, seed=11, max_n_fraction=0.0)
+    gen = iter(it)
+    head = [next(gen) for _ in range(12)]
+    state = it.state_dict()
+    assert state["position"] == 12 and state["epoch"] == 0
+    fresh = RandomWindows(chrm, 500, 30, seed=0, max_n_fraction=0.0)
+    fresh.load_state_dict(state)
+    assert head + list(fresh) == full
+    assert fresh.epoch == 1
+    other = RandomWindows(chrm, 500, 30, seed=11, max_n_fraction=0.0)
+    other.set_epoch(1)
+    assert list(fresh) == list(other)  # epoch 1 after resuming equals epoch 1 from scratch
 
 
 def test_random_windows_cover_all_starts_uniformly(tmp_path):
