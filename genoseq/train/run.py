@@ -173,6 +173,8 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*manual optimization and every_n_train_steps.*")
     warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    # genoseq reduces validation sums across processes itself before logging
+    warnings.filterwarnings("ignore", message=".*It is recommended to use `self.log\\(.*sync_dist=True.*")
     warnings.filterwarnings("ignore", message=".*Consider setting `persistent_workers=True`.*")
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda",
                  "lightning.fabric.utilities.seed"):
