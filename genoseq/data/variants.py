@@ -399,7 +399,10 @@ def _import_pysam() -> Any:
 
 class _StderrCapture:
     """Captures what htslib writes to file descriptor 2 while reading, so its diagnostics can go
-    into genoseq's error messages and ``VariantSet.warnings`` instead of the terminal."""
+    into genoseq's error messages and ``VariantSet.warnings`` instead of the terminal.
+
+    The redirection is process-wide: another thread writing to stderr meanwhile is captured too.
+    htslib prints some warnings only once per process, so they are a courtesy, not a contract."""
 
     def __enter__(self) -> _StderrCapture:
         import sys

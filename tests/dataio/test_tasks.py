@@ -289,3 +289,11 @@ def test_bundled_gue_tasks_load() -> None:
     assert {len(s) for s in task["test"].sequences} == {70}
     mouse = read_task(bundled.path("gue_mouse_2"), max_rows=50)
     assert [len(mouse[s]) for s in mouse.splits] == [50, 50, 50]
+
+
+def test_crlf_bom_quotes_and_extra_columns(tmp_path: Path) -> None:
+    path = tmp_path / "dev.csv"
+    path.write_bytes(b'\xef\xbb\xbfname,sequence,label\r\n"a,1",acgtn,1\r\nb,GGTA,0\r\n\r\n')
+    task = read_task(path)
+    assert list(task.splits) == ["dev"] and task["dev"].sequences == ["acgtn", "GGTA"]
+    assert task["dev"].labels.tolist() == [1, 0] and task["dev"].lines[1].endswith("dev.csv:3")
