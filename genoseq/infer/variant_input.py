@@ -27,6 +27,7 @@ class VariantIn:
     status: str = "ok"
     message: str = ""
     contig: str | None = None  # resolved genome contig name
+    alt_index: int = 0  # index of this ALT among its record's ALTs (VCF input)
 
     @property
     def start(self) -> int:
@@ -66,7 +67,7 @@ def _one(i: int, item: Any) -> VariantIn:
         if len(item) < 4:
             raise InputError(f"variant {i}: expected (chrom, pos, ref, alt), got {item!r}")
         chrom, pos, ref, alt = item[:4]
-        status, message, record = "ok", "", i
+        status, message, record, alt_index = "ok", "", i, 0
     else:
         chrom = _field(item, "chrom", "contig", "chromosome")
         pos = _field(item, "pos", "position")
@@ -75,6 +76,7 @@ def _one(i: int, item: Any) -> VariantIn:
         status = _field(item, "status", default="ok") or "ok"
         message = _field(item, "message", default="") or ""
         record = _field(item, "record_index", "record", "index", default=i)
+        alt_index = _field(item, "alt_index", default=0)
     try:
         pos = int(pos)
     except (TypeError, ValueError):
@@ -83,6 +85,7 @@ def _one(i: int, item: Any) -> VariantIn:
         alt = ",".join(str(a) for a in alt)
     rec = VariantIn(i, int(record) if isinstance(record, (int, np.integer)) else i, str(chrom), pos,
                     "" if ref is None else str(ref), "" if alt is None else str(alt), str(status), str(message))
+    rec.alt_index = int(alt_index) if isinstance(alt_index, (int, np.integer)) else 0
     return rec
 
 

@@ -127,7 +127,7 @@ def score_variants(
     rows = []
     for i, v in enumerate(vs):
         row = {"index": v.index, "record": v.record, "chrom": v.chrom, "pos": v.pos, "ref": v.ref,
-               "alt": v.alt, "status": v.status, "message": v.message}
+               "alt": v.alt, "status": v.status, "message": v.message, "alt_index": v.alt_index}
         row.update(scorer[method](units.get(i, []), extra_cols))
         ws, we = bounds.get(i, (None, None))
         row["window_start"], row["window_end"] = ws, we
