@@ -251,7 +251,9 @@ def test_quirk_file(root: Path, rel: str, tmp_path: Path) -> None:
 
 
 def test_expectations_cover_the_local_copies() -> None:
-    """Every copied quirk file has an expected outcome or a skip reason (no silent 'no crash' cases)."""
-    missing = [rel for rel in _files(LOCAL) if rel not in EXPECT and not loader_for(rel).startswith("skip:")]
+    """Every quirk file (copies, and ../shared when present) has an expected outcome or a skip reason
+    (no silent 'no crash' cases)."""
+    files = _files(LOCAL) + _files(SHARED)
+    missing = [rel for rel in files if rel not in EXPECT and not loader_for(rel).startswith("skip:")]
     assert missing == []
     assert len([r for r in _files(LOCAL) if isinstance(EXPECT.get(r), Ok)]) >= 30
