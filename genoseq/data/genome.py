@@ -27,7 +27,9 @@ import hashlib
 import operator
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -170,9 +172,9 @@ class Genome:
 
     # ------------------------------------------------------------------ metadata
     @property
-    def contigs(self) -> dict[str, int]:
-        """Contig name -> length, in file order."""
-        return dict(self._contigs)
+    def contigs(self) -> Mapping[str, int]:
+        """Contig name -> length, in file order (a read-only view)."""
+        return MappingProxyType(self._contigs)
 
     def __len__(self) -> int:
         return len(self._contigs)
