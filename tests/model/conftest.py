@@ -1,42 +1,16 @@
-"""Tiny configurations shared by the model tests."""
+"""Make the shared tiny-config helpers (model_helpers.py) importable under --import-mode=importlib."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
-from genoseq.model.config import ModelConfig
-
-TINY = {"d_model": 16, "n_layer": 2, "mlp_type": "glu", "mlp_ratio": 2.0, "max_len": 64,
-        "hyena": {"filter_dim": 8, "filter_pos_dim": 5},
-        "mamba": {"d_state": 4, "expand": 2, "chunk_size": 4},
-        "mamba2": {"d_state": 4, "head_dim": 8, "chunk_size": 4},
-        "attention": {"n_heads": 2}}
-
-# causal configurations covering every mixer type, a sliding window and a hybrid
-CAUSAL = {
-    "H": {"layer_pattern": "H"},
-    "H-order3": {"layer_pattern": "H", "hyena": {"order": 3, "filter_dim": 8, "filter_pos_dim": 5}},
-    "A": {"layer_pattern": "A"},
-    "A-gqa-window": {"layer_pattern": "A", "attention": {"n_heads": 2, "n_kv_heads": 1, "window": 3}},
-    "M": {"layer_pattern": "M", "mlp_type": "none", "norm": "rmsnorm"},
-    "S": {"layer_pattern": "S", "mlp_type": "none", "norm": "rmsnorm"},
-    "hybrid-HMSA": {"layer_pattern": "HMSA", "n_layer": 4},
-}
-
-
-def tiny_config(**overrides) -> ModelConfig:
-    data = {**TINY}
-    for key, value in overrides.items():
-        data[key] = value
-    return ModelConfig.from_dict(data)
-
-
-def seeded_model(config, seed: int = 0):
-    from genoseq.model.build import build_model
-
-    torch.manual_seed(seed)
-    return build_model(config).double().eval()
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import CAUSAL, seeded_model, tiny_config
+from model_helpers import CAUSAL, seeded_model, tiny_config
 
 from genoseq.errors import ConfigError
 from genoseq.model import hyena

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from conftest import seeded_model, tiny_config
+from model_helpers import seeded_model, tiny_config
 
 import genoseq
 from genoseq.errors import GenoseqError

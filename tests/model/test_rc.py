@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import seeded_model, tiny_config
+from model_helpers import seeded_model, tiny_config
 
 from genoseq.model.rc import RCAverage, complement_table, rc_hidden
 from genoseq.tokenizer import PAD_ID, Tokenizer
