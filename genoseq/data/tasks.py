@@ -204,7 +204,8 @@ class _Reader:
         if not sequence:
             return self.problem(path, line, "empty sequence: expected a nucleotide sequence", what)
         try:
-            self.tokenizer.encode(sequence)
+            if sequence.translate(_DROP_VALID):  # fast check; the tokenizer words the error
+                self.tokenizer.encode(sequence)
         except InputError as err:  # the tokenizer's unknown_to_n hint does not apply here
             reason = re.sub(r";\s*pass unknown_to_n=True[^)]*", "", str(err))
             return self.problem(path, line, f"invalid sequence: {reason}", what)
@@ -212,6 +213,21 @@ class _Reader:
             return self.problem(path, line, "empty label", what)
         self.rows.append(_Row(split, sequence, label, str(path), line, what))
         self.per_split[split] += 1
+
+
+def _valid_characters() -> str:
+    """The characters :class:`~genoseq.tokenizer.Tokenizer` accepts (bases, N, IUPAC codes, U; any case)."""
+    tokenizer, ok = Tokenizer(), []
+    for code in range(33, 127):
+        try:
+            tokenizer.encode(chr(code))
+        except InputError:
+            continue
+        ok.append(chr(code))
+    return "".join(ok)
+
+
+_DROP_VALID = str.maketrans("", "", _valid_characters())
 
 
 def _open_text(path: Path) -> io.TextIOBase:

@@ -610,7 +610,10 @@ def _read_table(path: Path, delimiter: str | None, checker: _GenomeChecker | Non
                 number,
             )
         chrom, pos_text = fields[columns["chrom"]], fields[columns["pos"]]
-        pos = _parse_pos(pos_text, lambda msg, n=number: InputError(msg, path, n))
+        try:
+            pos = int(pos_text)
+        except ValueError:
+            raise InputError(f"POS {pos_text!r} is not an integer (expected a 1-based position)", path, number) from None
         vid = _clean_id(fields[columns["id"]]) if "id" in columns else None
         alts = [a.strip() for a in fields[columns["alt"]].split(",")]
         variants += _make_variants(index, number, chrom, pos, fields[columns["ref"]], alts, vid, checker)
