@@ -230,37 +230,47 @@ def _valid_characters() -> str:
 _DROP_VALID = str.maketrans("", "", _valid_characters())
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+def _open_binary(path: Path) -> io.BufferedIOBase:
     with open(path, "rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
-    raw = gzip.open(path, "rb") if gz else open(path, "rb")
-    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    return gzip.open(path, "rb") if gz else open(path, "rb")  # type: ignore[return-value]
+
+
+def _decoded_lines(fh: io.BufferedIOBase, path: Path) -> Iterator[str]:
+    """UTF-8 lines of a binary stream; a bad byte is an error naming its exact line."""
+    for number, raw in enumerate(fh, start=1):
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise InputError(
+                f"bytes that are not UTF-8 text (byte {err.start + 1} of the line); expected a text table", path, number
+            ) from None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        with _open_binary(path) as fh:
+            return "".join(_decoded_lines(fh, path))
+    except (OSError, EOFError) as err:
+        raise InputError(f"cannot read the file: {err}", path) from None
 
 
 def _iter_records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields) for each non-blank line; decoding errors name the line."""
-    fh = _open_text(path)
-    number = 0
     try:
-        reader = csv.reader(fh, delimiter=delimiter)
-        while True:
-            try:
-                fields = next(reader)
-            except StopIteration:
-                return
-            except UnicodeDecodeError as err:
-                raise InputError(
-                    f"bytes that are not UTF-8 text ({err.reason}); expected a text table", path, number + 1
-                ) from None
-            except csv.Error as err:
-                raise InputError(f"malformed CSV: {err}", path, reader.line_num) from None
-            number = reader.line_num
-            if fields and any(f.strip() for f in fields):
-                yield number, fields
+        with _open_binary(path) as fh:
+            reader = csv.reader(_decoded_lines(fh, path), delimiter=delimiter)
+            while True:
+                try:
+                    fields = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as err:
+                    raise InputError(f"malformed CSV: {err}", path, reader.line_num) from None
+                if fields and any(f.strip() for f in fields):
+                    yield reader.line_num, fields
     except (OSError, EOFError) as err:
         raise InputError(f"cannot read the file: {err}", path) from None
-    finally:
-        fh.close()
 
 
 def _table_delimiter(path: Path, delimiter: str | None) -> str:
@@ -447,7 +457,7 @@ def _read_genomic_benchmarks(
                 for seq_file in files:
                     if reader.full(split):
                         break
-                    text = "".join(_open_text(seq_file).read().split())
+                    text = "".join(_read_text(seq_file).split())
                     reader.add(split, text, entry.name, seq_file, 1)
         if not found:
             raise InputError(f"no class files (<class>.csv[.gz] or <class>/*.txt) in split folder {split!r}", folder)

@@ -185,8 +185,13 @@ def test_wrong_field_count_and_empty_file(tmp_path: Path) -> None:
 def test_non_utf8(tmp_path: Path) -> None:
     path = tmp_path / "b.csv"
     path.write_bytes(b"sequence,label\nACGT,1\n\xff\xfe,0\n")
-    with pytest.raises(InputError, match=r"b.csv, line \d: bytes that are not UTF-8"):
+    with pytest.raises(InputError, match=r"b.csv, line 3: bytes that are not UTF-8"):
         read_task(path)
+    folder = tmp_path / "gb" / "train" / "pos"
+    write(folder / "0.txt", "ACGT\n")
+    (folder / "1.txt").write_bytes(b"AC\n\xffGT\n")
+    with pytest.raises(InputError, match=r"1.txt, line 2: bytes that are not UTF-8"):
+        read_task(tmp_path / "gb")
 
 
 def test_skip_counts_and_warns(tmp_path: Path) -> None:
