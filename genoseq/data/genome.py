@@ -45,9 +45,15 @@ def _cache_root() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "genoseq" / "genomes"
 
 
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # genoseq/: bundled data lives here
+
+
 def _dir_writable(path: Path) -> bool:
-    """Writable by its permission bits (also when running as root, who may write anywhere)."""
+    """May genoseq write caches/indexes into ``path``? By its permission bits (also when running as root,
+    who may write anywhere), and never inside the genoseq package itself (bundled data stays pristine)."""
     try:
+        if path.resolve().is_relative_to(_PACKAGE_DIR):
+            return False
         return os.access(path, os.W_OK) and bool(path.stat().st_mode & 0o222)
     except OSError:
         return False

@@ -382,3 +382,16 @@ def test_pickle_drops_handles(tmp_path):
     g2 = pickle.loads(blob)
     np.testing.assert_array_equal(g2.tokens(LAMBDA, 500, 900), g.tokens(LAMBDA, 500, 900))
     assert g2.fetch(LAMBDA, 0, 5) == "GGGCG"
+
+
+def test_bundled_genome_never_writes_into_the_package(tmp_path, monkeypatch):
+    import genoseq.bundled
+
+    monkeypatch.setenv("GENOSEQ_CACHE_DIR", str(tmp_path))
+    folder = genoseq.bundled.path("phage_lambda").parent
+    before = sorted(p.name for p in folder.iterdir())
+    genome = Genome(genoseq.bundled.path("phage_lambda"))
+    contig = next(iter(genome.contigs))
+    assert genome.fetch(contig, 0, 10) == "GGGCGGCGAC"
+    assert genome.cache_path.is_relative_to(tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == before
