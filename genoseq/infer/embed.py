@@ -9,7 +9,7 @@ Example::
     result = genoseq.embed(model, "genome.fa", regions="peaks.bed")  # one row per BED interval
     result = genoseq.embed(model, "task_dir/")                       # labelled task: .labels, .splits
 
-Sequences longer than ``chunk_size`` (default ``min(model.config.max_len, 16384)``) are embedded with
+Sequences longer than ``chunk_size`` (default 16,384 bases) are embedded with
 chunked prefill (``model.backbone.prefill`` continuing a state over chunks; causal models only), so
 memory stays bounded by the chunk, not the sequence: mean/max/last pooling accumulate as chunks pass.
 """
@@ -30,6 +30,7 @@ from genoseq.infer._runner import is_causal, model_device
 from genoseq.tokenizer import PAD_ID, Tokenizer
 
 POOLINGS = ("mean", "max", "last", None)
+DEFAULT_CHUNK = 16384  # tokens per forward pass / prefill chunk: bounds activation memory
 _FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".gbk", ".gb", ".genbank")
 
 
@@ -119,7 +120,8 @@ def embed(
         batch_size: sequences per forward pass (sorted by length; right-padded for causal models).
         regions: a BED file of intervals to embed from the FASTA ``inputs`` (strand ``-`` is reverse
             complemented); ids are the BED names or ``contig:start-end(strand)``.
-        chunk_size: sequences longer than this go through chunked prefill (causal models).
+        chunk_size: sequences longer than this (default 16,384) go through chunked prefill (causal models);
+            peak activation memory is that of one chunk.
         progress: optional ``progress(done, total)`` callback.
 
     Returns:
@@ -128,9 +130,7 @@ def embed(
     if pooling not in POOLINGS:
         raise ConfigError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     ids, seqs, labels, splits = load_inputs(inputs, regions)
-    cfg = getattr(model, "config", None)
-    max_len = getattr(cfg, "max_len", None)
-    chunk = int(chunk_size or min(int(max_len or 16384), 16384))
+    chunk = int(chunk_size or DEFAULT_CHUNK)
     model.eval()
     out = embed_token_arrays(model, seqs, layer, pooling, rc_average, batch_size, chunk, progress)
     lengths = np.array([len(s) for s in seqs], dtype=np.int64)
@@ -234,7 +234,9 @@ def embed_token_arrays(
     with torch.inference_mode():
         batches: list[list[int]] = []
         for i in short:
-            fits = batches and len(batches[-1]) < batch_size and (causal or len(seqs[batches[-1][0]]) == len(seqs[i]))
+            fits = (batches and len(batches[-1]) < batch_size
+                    and (len(batches[-1]) + 1) * len(seqs[i]) <= 4 * chunk  # token budget per batch
+                    and (causal or len(seqs[batches[-1][0]]) == len(seqs[i])))
             if fits:
                 batches[-1].append(i)
             else:
