@@ -27,7 +27,8 @@ from genoseq.errors import ConfigError
 __all__ = ["selective_scan", "selective_scan_ref"]
 
 # Largest number of (batch x channel x step x state) elements one block materialises at once.
-BLOCK_ELEMENTS = 1 << 22
+BLOCK_ELEMENTS = 1 << 20
+LOG2_E = 1.4426950408889634
 
 
 def _compute_dtype(t: Tensor) -> torch.dtype:
@@ -133,48 +134,61 @@ def selective_scan_ref(
 
 
 def _scan_block(
-    dt: Tensor, du: Tensor, A: Tensor, B: Tensor, C: Tensor, h0: Tensor, chunk: int
+    dt: Tensor, du: Tensor, A2: Tensor, B: Tensor, C: Tensor, h0: Tensor, chunk: int
 ) -> tuple[Tensor, Tensor]:
     """Scan one block of the sequence; no D/z. Shapes use G groups of Dg channels.
 
-    dt, du: (B, G, Dg, Lb) step size and dt*u;  A: (G, Dg, N);  B, C: (B, G, N, Lb);
-    h0: (B, G, Dg, N). Returns y (B, G, Dg, Lb) and the state after the block (B, G, Dg, N).
+    dt, du: (B, G, Dg, Lb) step size and dt*u;  A2: (G, N, Dg) = A * log2(e), transposed;
+    B, C: (B, G, N, Lb);  h0: (B, G, N, Dg). Returns y (B, G, Dg, Lb) and the state after the
+    block (B, G, N, Dg). States are kept N-major (N before Dg): reductions over N then run along
+    contiguous rows, and exp2 is used because it is several times faster than exp on CPU.
     """
     batch, groups, dg, lb = dt.shape
-    n = A.shape[-1]
+    n = A2.shape[1]
     nc = -(-lb // chunk)
     pad = nc * chunk - lb
     if pad:  # dt = 0 steps leave the state unchanged (decay 1, no input): the final state stays exact
         dt, du, B, C = (F.pad(t, (0, pad)) for t in (dt, du, B, C))
     T = chunk
-    # Step-major layouts so that each step of the in-chunk loop reads one contiguous slab.
-    dt_s = dt.reshape(batch, groups, dg, nc, T).permute(4, 0, 1, 3, 2)  # (T, B, G, nc, Dg)
-    du_s = du.reshape(batch, groups, dg, nc, T).permute(4, 0, 1, 3, 2)  # (T, B, G, nc, Dg)
-    B_s = B.reshape(batch, groups, n, nc, T).permute(4, 0, 1, 3, 2).unsqueeze(-2)  # (T, B, G, nc, 1, N)
-    C_s = C.reshape(batch, groups, n, nc, T).permute(4, 0, 1, 3, 2).unsqueeze(-1)  # (T, B, G, nc, N, 1)
-    A_b = A.unsqueeze(1)  # (G, 1, Dg, N)
-    decay = torch.exp(dt_s.unsqueeze(-1) * A_b)  # (T, B, G, nc, Dg, N)
-    inp = du_s.unsqueeze(-1) * B_s  # (T, B, G, nc, Dg, N)
-    # 1) all chunks at once from a zero state, one step at a time
-    h = inp[0]
-    hs = [h]
+    # Step-major contiguous layouts (elementwise ops follow their inputs' memory order), so that each
+    # step of the in-chunk loops reads one contiguous slab.
+    dt_s = (
+        dt.reshape(batch, groups, dg, nc, T).permute(4, 0, 1, 3, 2).contiguous().unsqueeze(-2)
+    )  # (T, B, G, nc, 1, Dg)
+    du_s = (
+        du.reshape(batch, groups, dg, nc, T).permute(4, 0, 1, 3, 2).contiguous().unsqueeze(-2)
+    )  # (T, B, G, nc, 1, Dg)
+    B_s = (
+        B.reshape(batch, groups, n, nc, T).permute(4, 0, 1, 3, 2).contiguous().unsqueeze(-1)
+    )  # (T, B, G, nc, N, 1)
+    C_s = (
+        C.reshape(batch, groups, n, nc, T).permute(4, 0, 1, 3, 2).contiguous().unsqueeze(-1)
+    )  # (T, B, G, nc, N, 1)
+    A_b = A2.unsqueeze(1)  # (G, 1, N, Dg)
+    decay = torch.exp2(dt_s * A_b)  # (T, B, G, nc, N, Dg)
+    inp = du_s * B_s  # (T, B, G, nc, N, Dg)
+    # unbind (not indexing) so that backward stacks the per-step gradients once
+    decay_t, inp_t = decay.unbind(0), inp.unbind(0)
+    # 1) every chunk of the block at once from a zero state: the state each chunk adds by its end
+    h = inp_t[0]
     for t in range(1, T):
-        h = torch.addcmul(inp[t], decay[t], h)  # (B, G, nc, Dg, N)
-        hs.append(h)
-    h_loc = torch.stack(hs)  # (T, B, G, nc, Dg, N)
-    # 2) cumulative decay from the chunk start, then pass the true state from chunk to chunk
-    cum = torch.exp(torch.cumsum(dt_s, dim=0).unsqueeze(-1) * A_b)  # (T, B, G, nc, Dg, N)
-    h = h0
+        h = torch.addcmul(inp_t[t], decay_t[t], h)  # (B, G, nc, N, Dg)
+    # 2) pass the true state from chunk to chunk (decay over a whole chunk: 2^(sum(dt) * A2))
+    chunk_decay = torch.exp2(dt_s.sum(0) * A_b)  # (B, G, nc, N, Dg)
+    carry = h0
     starts = []
-    for c in range(nc):
-        starts.append(h)
-        h = torch.addcmul(h_loc[-1, :, :, c], cum[-1, :, :, c], h)  # (B, G, Dg, N)
-    h_start = torch.stack(starts, dim=2)  # (B, G, nc, Dg, N)
-    # 3) y_t = C_t . (h_loc_t + cum_t * h_start)
-    h_all = torch.addcmul(h_loc, cum, h_start)  # (T, B, G, nc, Dg, N)
-    y = torch.matmul(h_all, C_s).squeeze(-1)  # (T, B, G, nc, Dg)
+    for h_c, decay_c in zip(h.unbind(2), chunk_decay.unbind(2), strict=True):
+        starts.append(carry)
+        carry = torch.addcmul(h_c, decay_c, carry)  # (B, G, N, Dg)
+    # 3) rerun the steps of every chunk from its true start, then read out y_t = C_t . h_t
+    h = torch.stack(starts, dim=2)  # (B, G, nc, N, Dg)
+    hs = []
+    for t in range(T):
+        h = torch.addcmul(inp_t[t], decay_t[t], h)  # (B, G, nc, N, Dg)
+        hs.append(h)
+    y = (torch.stack(hs) * C_s).sum(-2)  # (T, B, G, nc, Dg)
     y = y.permute(1, 2, 4, 3, 0).reshape(batch, groups, dg, nc * T)[..., :lb]  # (B, G, Dg, Lb)
-    return y, h
+    return y, carry
 
 
 def selective_scan(
@@ -212,13 +226,13 @@ def selective_scan(
     du = dt * u.to(dtype)
     dt_g = dt.reshape(batch, groups, dg, length)
     du_g = du.reshape(batch, groups, dg, length)
-    A_g = A.to(dtype).reshape(groups, dg, n)
+    A2 = (A.to(dtype) * LOG2_E).reshape(groups, dg, n).transpose(1, 2)  # (G, N, Dg)
     B_g = (B if B.dim() == 4 else B.unsqueeze(1)).to(dtype)  # (B, G, N, L)
     C_g = (C if C.dim() == 4 else C.unsqueeze(1)).to(dtype)  # (B, G, N, L)
     if initial_state is None:
-        h = u.new_zeros(batch, groups, dg, n, dtype=dtype)
+        h = u.new_zeros(batch, groups, n, dg, dtype=dtype)
     else:
-        h = initial_state.to(dtype).reshape(batch, groups, dg, n)
+        h = initial_state.to(dtype).reshape(batch, groups, dg, n).transpose(2, 3)  # (B, G, N, Dg)
     chunk = min(chunk_size, max(length, 1))
     if block_len is None:
         block_len = max(1, BLOCK_ELEMENTS // max(1, batch * dm * n * chunk)) * chunk
@@ -233,7 +247,7 @@ def selective_scan(
     ys = []
     for start in range(0, length, block_len):
         sl = slice(start, min(start + block_len, length))
-        args = (dt_g[..., sl], du_g[..., sl], A_g, B_g[..., sl], C_g[..., sl], h)
+        args = (dt_g[..., sl], du_g[..., sl], A2, B_g[..., sl], C_g[..., sl], h)
         if recompute:
             y_blk, h = checkpoint(_scan_block, *args, chunk, use_reentrant=False)
         else:
@@ -241,4 +255,4 @@ def selective_scan(
         ys.append(y_blk)
     y = torch.cat(ys, dim=-1) if ys else dt_g.new_zeros(batch, groups, dg, 0)
     y = _finish(y.reshape(batch, dm, length), u, D, z).to(u.dtype)
-    return (y, h.reshape(batch, dm, n)) if return_final_state else y
+    return (y, h.transpose(2, 3).reshape(batch, dm, n)) if return_final_state else y
