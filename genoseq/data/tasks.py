@@ -27,6 +27,7 @@ import os
 import re
 import tempfile
 import warnings
+import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ import numpy as np
 
 from genoseq.errors import GenoseqError, InputError
 from genoseq.tokenizer import Tokenizer
+
+# what reading a damaged (b)gzip or text file can raise
+_READ_ERRORS = (OSError, EOFError, zlib.error)
 
 __all__ = ["KINDS", "Skipped", "Split", "Task", "read_task"]
 
@@ -251,7 +255,7 @@ def _read_text(path: Path) -> str:
     try:
         with _open_binary(path) as fh:
             return "".join(_decoded_lines(fh, path))
-    except (OSError, EOFError) as err:
+    except _READ_ERRORS as err:
         raise InputError(f"cannot read the file: {err}", path) from None
 
 
@@ -269,7 +273,7 @@ def _iter_records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]
                     raise InputError(f"malformed CSV: {err}", path, reader.line_num) from None
                 if fields and any(f.strip() for f in fields):
                     yield reader.line_num, fields
-    except (OSError, EOFError) as err:
+    except _READ_ERRORS as err:
         raise InputError(f"cannot read the file: {err}", path) from None
 
 

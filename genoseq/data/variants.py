@@ -21,7 +21,9 @@ import csv
 import gzip
 import io
 import os
+import shutil
 import tempfile
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -30,6 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from genoseq.errors import DependencyError, GenoseqError, InputError
+
+# what reading a damaged (b)gzip or text file can raise
+_READ_ERRORS = (OSError, EOFError, zlib.error)
+# what pysam raises on a file htslib cannot read (a damaged BGZF block gives NotImplementedError)
+_PYSAM_ERRORS = (ValueError, OSError, NotImplementedError, RuntimeError)
 
 __all__ = ["STATUSES", "Variant", "VariantSet", "read_variants"]
 
@@ -376,7 +383,7 @@ def _sniff(path: Path) -> str:
     try:
         with _open_bytes(path) as fh:
             head = fh.read(64)
-    except (OSError, EOFError) as err:
+    except _READ_ERRORS as err:
         raise InputError(f"cannot read the file: {err}", path) from None
     if not head:
         raise InputError("empty file; expected a VCF/BCF (starting with ##fileformat=VCF) or a variant table", path)
@@ -442,13 +449,27 @@ def _htslib_errors(lines: list[str], fallback: str) -> str:
 
 def _read_vcf(path: Path, checker: _GenomeChecker | None) -> VariantSet:
     pysam = _import_pysam()
+    if _is_plain_gzip(path):  # htslib reads bgzip, not plain gzip: read a decompressed copy
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / "plain.vcf"
+            try:
+                with gzip.open(path, "rb") as src, open(copy, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            except _READ_ERRORS as err:
+                raise InputError(f"cannot decompress the file: {err}", path) from None
+            try:
+                variants = _read_vcf(copy, checker)
+            except InputError as err:  # name the user's file, not the copy
+                raise InputError(err.reason.replace(str(copy), str(path)), path, err.line) from None
+        variants.source = str(path)
+        return variants
     is_text = _is_text_vcf(path)
     n_header, width = _scan_header(path) if is_text else (None, None)
     rows: list[tuple[str, int, str | None, str, tuple[str, ...] | None]] = []
     with _StderrCapture() as log:
         try:
             vcf = pysam.VariantFile(str(path))
-        except (ValueError, OSError, UnicodeDecodeError) as err:
+        except _PYSAM_ERRORS as err:
             diag = _diagnose_header(path) if is_text else None
             detail = _htslib_errors(log.lines(), str(err))
             if diag is not None:
@@ -458,7 +479,7 @@ def _read_vcf(path: Path, checker: _GenomeChecker | None) -> VariantSet:
             with vcf:
                 for rec in vcf:
                     rows.append((rec.chrom, rec.pos, rec.id, rec.ref, rec.alts))
-        except (ValueError, OSError, UnicodeDecodeError) as err:
+        except _PYSAM_ERRORS as err:
             index = len(rows)
             detail = _htslib_errors(log.lines(), str(err))
             line = None if n_header is None else n_header + index + 1
@@ -473,9 +494,19 @@ def _read_vcf(path: Path, checker: _GenomeChecker | None) -> VariantSet:
     return VariantSet(variants, str(path), len(rows), warnings)
 
 
+def _is_plain_gzip(path: Path) -> bool:
+    """True for gzip that is not BGZF (BGZF members carry a 'BC' extra subfield)."""
+    with open(path, "rb") as fh:
+        head = fh.read(14)
+    return head[:2] == b"\x1f\x8b" and not (head[3] & 4 and head[12:14] == b"BC")
+
+
 def _is_text_vcf(path: Path) -> bool:
-    with _open_bytes(path) as fh:
-        return not fh.read(4).startswith(b"BCF")
+    try:
+        with _open_bytes(path) as fh:
+            return not fh.read(4).startswith(b"BCF")
+    except _READ_ERRORS as err:
+        raise InputError(f"cannot read the file: {err}", path) from None
 
 
 def _iter_text_lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -494,7 +525,7 @@ def _scan_header(path: Path) -> tuple[int, int | None]:
             count += 1
             if raw.startswith(b"#CHROM"):
                 width = len(raw.split(b"\t"))
-    except (OSError, EOFError):
+    except _READ_ERRORS:
         pass  # a truncated gzip stream: htslib reports it with more context
     return count, width
 
@@ -521,7 +552,7 @@ def _diagnose_header(path: Path) -> tuple[int | None, str] | None:
             if any(not f.strip() for f in fields[8:]):
                 return number, "the #CHROM header line has an empty sample name (trailing tab or space?)"
             return number, "invalid VCF header"
-    except (OSError, EOFError) as err:
+    except _READ_ERRORS as err:
         return None, f"cannot read the file: {err}"
     return None, "no '#CHROM' column header line"
 
@@ -553,7 +584,7 @@ def _diagnose_record(path: Path, line: int, width: int | None) -> str | None:
             except UnicodeDecodeError as err:
                 return f"bytes that are not UTF-8 text at column {err.start + 1}"
             return None
-    except (OSError, EOFError):
+    except _READ_ERRORS:
         return "the compressed file is truncated or corrupt"
     return None
 
@@ -580,7 +611,7 @@ def _read_table(path: Path, delimiter: str | None, checker: _GenomeChecker | Non
             else:
                 fields = text.split(delimiter)
             rows.append((number, [f.strip() for f in fields]))
-    except (OSError, EOFError) as err:
+    except _READ_ERRORS as err:
         raise InputError(f"cannot read the file: {err}", path) from None
     if not rows:
         raise InputError("no variant rows; expected columns chrom, pos, ref, alt", path)

@@ -302,3 +302,32 @@ def test_crlf_bom_quotes_and_extra_columns(tmp_path: Path) -> None:
     task = read_task(path)
     assert list(task.splits) == ["dev"] and task["dev"].sequences == ["acgtn", "GGTA"]
     assert task["dev"].labels.tolist() == [1, 0] and task["dev"].lines[1].endswith("dev.csv:3")
+
+
+@pytest.mark.parametrize("name", ["train.csv.gz", "dev.csv.gz"])
+def test_mutated_task_files_only_raise_genoseq_errors(name: str, tmp_path: Path) -> None:
+    """Random byte edits: read_task loads or raises InputError naming the file, never a raw error."""
+    rng = np.random.default_rng(11 if name.startswith("train") else 12)
+    plain = gzip.decompress((DATA / "gue_mouse_3_small" / name).read_bytes())
+    compressed = (DATA / "gue_mouse_3_small" / name).read_bytes()
+    errors = 0
+    for i in range(40):
+        data = bytearray(plain if i % 2 else compressed)
+        for _ in range(int(rng.integers(1, 4))):
+            pos = int(rng.integers(0, len(data)))
+            op = rng.random()
+            if op < 0.4:
+                data[pos] = int(rng.integers(0, 256))
+            elif op < 0.7:
+                data[pos:pos] = [b"\t", b",", b"\n", b'"', b"\xff", b"X", b"\r\n"][int(rng.integers(0, 7))]
+            else:
+                del data[pos : pos + int(rng.integers(1, 60))]
+        path = tmp_path / f"{i}" / ("train.csv" if i % 2 else "train.csv.gz")
+        write(path, "")
+        path.write_bytes(bytes(data))
+        try:
+            read_task(path)
+        except InputError as err:
+            assert str(path) in str(err)
+            errors += 1
+    assert errors > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -354,3 +355,59 @@ def test_block_cached_ref_check_matches_direct_fetch() -> None:
         else:
             expected.append("ok" if ref == true_ref else "ref_mismatch")
     assert [v.status for v in read_variants(items, genome=genome)] == expected
+
+
+def test_plain_gzip_vcf_is_read_and_errors_name_it(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "plain.vcf.gz"  # gzip, not bgzip: htslib alone cannot read it
+    path.write_bytes(gzip.compress((DATA / "multiallelic.vcf").read_bytes()))
+    vs = read_variants(path)
+    assert rows(vs) == MULTI_ROWS and vs.source == str(path) and vs[0].line == 5
+    bad = tmp_path / "bad.vcf.gz"
+    bad.write_bytes(gzip.compress((DATA / "bad_pos.vcf").read_bytes()))
+    with pytest.raises(InputError) as err:
+        read_variants(bad)
+    assert err.value.path == str(bad) and err.value.line == 6 and "POS '2x'" in str(err.value)
+
+
+def test_damaged_bgzip_is_an_input_error(tmp_path: Path) -> None:
+    data = bytearray((DATA / "multiallelic.vcf.gz").read_bytes())
+    path = tmp_path / "cut.vcf.gz"
+    path.write_bytes(bytes(data[:60]))
+    with pytest.raises(InputError, match="cut.vcf.gz"):
+        read_variants(path)
+    data[30] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="cut.vcf.gz"):
+        read_variants(path)
+
+
+@pytest.mark.parametrize("name", ["multiallelic.vcf", "symbolic.vcf", "multiallelic.vcf.gz", "multiallelic.bcf",
+                                  "table_headerless.tsv", "table_vcf_order.tsv.gz"])
+def test_mutated_files_only_raise_genoseq_errors(name: str, tmp_path: Path) -> None:
+    """Random byte edits (flips, inserted separators, cuts): the reader loads or raises InputError,
+    never a raw ValueError/zlib.error/UnicodeDecodeError/NotImplementedError."""
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    original = (DATA / name).read_bytes()
+    outcomes = Counter()
+    for i in range(40):
+        data = bytearray(original)
+        for _ in range(int(rng.integers(1, 4))):
+            pos = int(rng.integers(0, max(1, len(data))))
+            op = rng.random()
+            if op < 0.4 and data:
+                data[pos % len(data)] = int(rng.integers(0, 256))
+            elif op < 0.7:
+                data[pos:pos] = [b"\t", b",", b"\n", b"#", b"<", b"\xff", b"-1", b"\r\n"][int(rng.integers(0, 8))]
+            else:
+                del data[pos : pos + int(rng.integers(1, 40))]
+        path = tmp_path / f"{i}_{name}"
+        path.write_bytes(bytes(data))
+        try:
+            read_variants(path)
+            outcomes["loaded"] += 1
+        except GenoseqError as err:
+            assert path.name in str(err)
+            outcomes["error"] += 1
+    assert outcomes["error"] > 0
