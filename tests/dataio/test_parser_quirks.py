@@ -199,9 +199,9 @@ EXPECT: dict[str, Ok | Fails] = {
     "pybedtools/vcf-stderr-test.vcf": V(2, {"skipped_symbolic": 2}, ("1", 36931668, "C", "<DT>")),
     "pyfaidx/chr22.vcf.gz": V(3489, {"ok": 3489}, ("1", 1105366, "T", "C")),
     # ---- FASTQ -> Genome must refuse it
-    "pybedtools/small.fastq": Fails(r"", line=1),
-    "fastq/ERR266411_1.first1000.fastq.gz": Fails(r"", line=1),
-    "fastq/SRR835775_1.first1000.fastq.gz": Fails(r"", line=1),
+    "pybedtools/small.fastq": Fails(r"FASTQ is not supported, expected FASTA", line=1),
+    "fastq/ERR266411_1.first1000.fastq.gz": Fails(r"FASTQ is not supported, expected FASTA", line=1),
+    "fastq/SRR835775_1.first1000.fastq.gz": Fails(r"FASTQ is not supported, expected FASTA", line=1),
 }
 
 
@@ -238,9 +238,6 @@ def test_quirk_file(root: Path, rel: str, tmp_path: Path) -> None:
             if expected.line is not None:
                 assert getattr(err, "line", None) == expected.line, message
                 assert f"line {expected.line}" in message
-        if kind == "fastq" and "fastq" not in str(getattr(err, "reason", message)).lower():
-            pytest.xfail(f"DATA-A: Genome refuses FASTQ but does not say 'FASTQ is not supported, expected FASTA': "
-                         f"{message}")
         return
     except Exception as err:  # noqa: BLE001 - the point of the sweep
         pytest.fail(f"raw {type(err).__name__} escaped for {rel}: {err}")
