@@ -156,6 +156,7 @@ def read_variants(
     *,
     format: str | None = None,
     delimiter: str | None = None,
+    region: str | None = None,
 ) -> VariantSet:
     """Read variants and, with a genome, check them against it.
 
@@ -168,6 +169,9 @@ def read_variants(
             only the alleles are classified.
         format: ``"vcf"`` or ``"table"`` to skip content sniffing.
         delimiter: column separator of a table (default: sniffed; tab, comma or whitespace).
+        region: ``"chr1:10000-20000"`` (1-based, inclusive) or ``"chr1"``: only records there, from
+            an indexed bgzip VCF or BCF (``.tbi``/``.csi`` beside it). ``record`` then counts from the
+            first record of the region and ``line`` is None.
 
     Returns:
         A :class:`VariantSet` with at least one row per input record.
@@ -188,8 +192,10 @@ def read_variants(
 
         genome = Genome(genome)
     checker = None if genome is None else _GenomeChecker(genome)
+    if region is not None and not isinstance(source, (str, PathLike)):
+        raise InputError("region= needs an indexed VCF/BCF file, not Python objects")
     if isinstance(source, (str, PathLike)):
-        variants = _read_path(Path(source), format, delimiter, checker)
+        variants = _read_path(Path(source), format, delimiter, checker, region)
     elif _is_dataframe(source):
         variants = _read_rows(_dataframe_rows(source), None, checker)
     elif isinstance(source, Iterable) and not isinstance(source, (bytes, Mapping)):
@@ -355,7 +361,9 @@ def _alias_candidates(chrom: str) -> list[str]:
 # --------------------------------------------------------------------------- files
 
 
-def _read_path(path: Path, format: str | None, delimiter: str | None, checker: _GenomeChecker | None) -> VariantSet:
+def _read_path(
+    path: Path, format: str | None, delimiter: str | None, checker: _GenomeChecker | None, region: str | None
+) -> VariantSet:
     if not path.exists():
         raise InputError("no such file", path)
     if path.is_dir():
@@ -364,7 +372,9 @@ def _read_path(path: Path, format: str | None, delimiter: str | None, checker: _
         raise InputError("is an index file, not variants; pass the VCF/BCF it indexes", path)
     kind = format or _sniff(path)
     if kind == "vcf":
-        return _read_vcf(path, checker)
+        return _read_vcf(path, checker, region)
+    if region is not None:
+        raise InputError("region= needs an indexed VCF/BCF (bgzip + tabix); this is a plain table", path)
     if kind == "table":
         return _read_table(path, delimiter, checker)
     raise InputError(f"unknown format {format!r}; expected 'vcf' or 'table'", path)
@@ -447,8 +457,10 @@ def _htslib_errors(lines: list[str], fallback: str) -> str:
     return " | ".join([*_htslib_messages(lines, "W")[-2:], fallback])
 
 
-def _read_vcf(path: Path, checker: _GenomeChecker | None) -> VariantSet:
+def _read_vcf(path: Path, checker: _GenomeChecker | None, region: str | None = None) -> VariantSet:
     pysam = _import_pysam()
+    if region is not None and _is_plain_gzip(path):
+        raise InputError("region= needs a bgzip-compressed, indexed VCF; this is plain gzip (use bgzip + tabix)", path)
     if _is_plain_gzip(path):  # htslib reads bgzip, not plain gzip: read a decompressed copy
         with tempfile.TemporaryDirectory() as tmp:
             copy = Path(tmp) / "plain.vcf"
@@ -464,7 +476,7 @@ def _read_vcf(path: Path, checker: _GenomeChecker | None) -> VariantSet:
         variants.source = str(path)
         return variants
     is_text = _is_text_vcf(path)
-    n_header, width = _scan_header(path) if is_text else (None, None)
+    n_header, width = _scan_header(path) if is_text and region is None else (None, None)
     rows: list[tuple[str, int, str | None, str, tuple[str, ...] | None]] = []
     with _StderrCapture() as log:
         try:
@@ -475,9 +487,20 @@ def _read_vcf(path: Path, checker: _GenomeChecker | None) -> VariantSet:
             if diag is not None:
                 raise InputError(f"{diag[1]} (htslib: {detail})", path, diag[0]) from None
             raise InputError(f"not a valid VCF/BCF header (htslib: {detail})", path) from None
+        records = vcf
+        if region is not None:
+            try:
+                records = vcf.fetch(region=region)
+            except _PYSAM_ERRORS as err:
+                vcf.close()
+                raise InputError(
+                    f"cannot read region {region!r}: {err} (region= needs a .tbi/.csi index beside the file "
+                    "and a contig that is in the header)",
+                    path,
+                ) from None
         try:
             with vcf:
-                for rec in vcf:
+                for rec in records:
                     rows.append((rec.chrom, rec.pos, rec.id, rec.ref, rec.alts))
         except _PYSAM_ERRORS as err:
             index = len(rows)

@@ -411,3 +411,19 @@ def test_mutated_files_only_raise_genoseq_errors(name: str, tmp_path: Path) -> N
             assert path.name in str(err)
             outcomes["error"] += 1
     assert outcomes["error"] > 0
+
+
+def test_region_from_indexed_vcf(tmp_path: Path) -> None:
+    import shutil
+
+    pysam = pytest.importorskip("pysam")
+    vcf = tmp_path / "m.vcf.gz"
+    shutil.copy(DATA / "multiallelic.vcf.gz", vcf)
+    with pytest.raises(InputError, match=r"m.vcf.gz: cannot read region 'chr1:1-3'.*index"):
+        read_variants(vcf, region="chr1:1-3")
+    pysam.tabix_index(str(vcf), preset="vcf", force=True)
+    vs = read_variants(vcf, region="chr1:1-3")
+    assert [(v.record, v.pos, v.alt, v.line) for v in vs] == [(0, 2, "A", None), (0, 2, "G", None), (0, 2, "T", None)]
+    assert [v.pos for v in read_variants(vcf, region="chr2")] == [21]
+    with pytest.raises(InputError, match="plain table"):
+        read_variants(DATA / "table_headerless.tsv", region="chr1")
