@@ -7,12 +7,13 @@ Recurrence, per batch row ``b``, channel ``d`` and state index ``n``::
     y_t  = sum_n C_t[n] * h_t[n] + D[d] * u_t ;   y_t *= silu(z_t) when z is given
 
 :func:`selective_scan_ref` runs it one step at a time (the oracle). :func:`selective_scan`
-computes the same thing in *blocks* of the sequence (a bounded number of elements at a time,
-state carried between blocks, recomputed in backward when gradients are needed) and inside a
-block in *chunks* of ``chunk_size`` steps: a short loop over the steps of a chunk advances all
-chunks of the block at once from a zero state, a loop over the chunks passes the true state
-from chunk to chunk, and a closed-form correction ``exp(cumsum(dt) * A) * h_chunk_start`` adds
-it to every step. Only plain torch ops are used, so autograd works through it.
+computes the same thing in *blocks* of the sequence (at most ``BLOCK_ELEMENTS`` state elements
+at a time, the state carried from block to block) and inside a block in *chunks* of
+``chunk_size`` steps: a loop over the T steps of a chunk advances all chunks of the block at once
+from a zero state, a loop over the chunks passes the true state from chunk to chunk, and the T
+steps are rerun from the true chunk starts. The per-block autograd function saves only its
+inputs; backward recomputes the states and runs the adjoint recurrence (the same chunked scan,
+backwards in time), so training memory is linear in L without the factor N.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.utils.checkpoint import checkpoint
 
 from genoseq.errors import ConfigError
 
@@ -29,6 +29,7 @@ __all__ = ["selective_scan", "selective_scan_ref"]
 # Largest number of (batch x channel x step x state) elements one block materialises at once.
 BLOCK_ELEMENTS = 1 << 20
 LOG2_E = 1.4426950408889634
+LN_2 = 0.6931471805599453
 
 
 def _compute_dtype(t: Tensor) -> torch.dtype:
@@ -133,62 +134,128 @@ def selective_scan_ref(
     return (y, h) if return_final_state else y
 
 
-def _scan_block(
-    dt: Tensor, du: Tensor, A2: Tensor, B: Tensor, C: Tensor, h0: Tensor, chunk: int
-) -> tuple[Tensor, Tensor]:
-    """Scan one block of the sequence; no D/z. Shapes use G groups of Dg channels.
+def _to_steps(x: Tensor, nc: int, T: int) -> Tensor:
+    """(B, G, K, nc * T) -> contiguous (T, B, G, nc, K): step-major, so every step is one slab.
 
-    dt, du: (B, G, Dg, Lb) step size and dt*u;  A2: (G, N, Dg) = A * log2(e), transposed;
-    B, C: (B, G, N, Lb);  h0: (B, G, N, Dg). Returns y (B, G, Dg, Lb) and the state after the
-    block (B, G, N, Dg). States are kept N-major (N before Dg): reductions over N then run along
-    contiguous rows, and exp2 is used because it is several times faster than exp on CPU.
+    Contiguity matters: elementwise ops follow their inputs' memory order, and the (..., N, Dg)
+    products built from these must be contiguous for the per-step loops to stream through memory.
     """
-    batch, groups, dg, lb = dt.shape
-    n = A2.shape[1]
-    nc = -(-lb // chunk)
-    pad = nc * chunk - lb
-    if pad:  # dt = 0 steps leave the state unchanged (decay 1, no input): the final state stays exact
-        dt, du, B, C = (F.pad(t, (0, pad)) for t in (dt, du, B, C))
-    T = chunk
-    # Step-major contiguous layouts (elementwise ops follow their inputs' memory order), so that each
-    # step of the in-chunk loops reads one contiguous slab.
-    dt_s = (
-        dt.reshape(batch, groups, dg, nc, T).permute(4, 0, 1, 3, 2).contiguous().unsqueeze(-2)
-    )  # (T, B, G, nc, 1, Dg)
-    du_s = (
-        du.reshape(batch, groups, dg, nc, T).permute(4, 0, 1, 3, 2).contiguous().unsqueeze(-2)
-    )  # (T, B, G, nc, 1, Dg)
-    B_s = (
-        B.reshape(batch, groups, n, nc, T).permute(4, 0, 1, 3, 2).contiguous().unsqueeze(-1)
-    )  # (T, B, G, nc, N, 1)
-    C_s = (
-        C.reshape(batch, groups, n, nc, T).permute(4, 0, 1, 3, 2).contiguous().unsqueeze(-1)
-    )  # (T, B, G, nc, N, 1)
-    A_b = A2.unsqueeze(1)  # (G, 1, N, Dg)
-    decay = torch.exp2(dt_s * A_b)  # (T, B, G, nc, N, Dg)
-    inp = du_s * B_s  # (T, B, G, nc, N, Dg)
-    # unbind (not indexing) so that backward stacks the per-step gradients once
-    decay_t, inp_t = decay.unbind(0), inp.unbind(0)
-    # 1) every chunk of the block at once from a zero state: the state each chunk adds by its end
-    h = inp_t[0]
-    for t in range(1, T):
-        h = torch.addcmul(inp_t[t], decay_t[t], h)  # (B, G, nc, N, Dg)
-    # 2) pass the true state from chunk to chunk (decay over a whole chunk: 2^(sum(dt) * A2))
-    chunk_decay = torch.exp2(dt_s.sum(0) * A_b)  # (B, G, nc, N, Dg)
+    b, g, k, _ = x.shape
+    return x.reshape(b, g, k, nc, T).permute(4, 0, 1, 3, 2).contiguous()
+
+
+def _from_steps(x: Tensor, length: int) -> Tensor:
+    """(T, B, G, nc, K) -> (B, G, K, length) (dropping padded steps)."""
+    T, b, g, nc, k = x.shape
+    return x.permute(1, 2, 4, 3, 0).reshape(b, g, k, nc * T)[..., :length]
+
+
+def _scan_states(decay: Tensor, inp: Tensor, chunk_decay: Tensor, h0: Tensor, reverse: bool = False):
+    """All states of h_t = decay_t * h_{t-1} + inp_t over a block laid out in chunks (no autograd).
+
+    decay, inp: (T, B, G, nc, N, Dg); chunk_decay: (B, G, nc, N, Dg) = the product of a chunk's
+    decays; h0: (B, G, N, Dg) the state before the block (after it when ``reverse``: then the
+    recurrence runs from the last step to the first). Returns (states (T, B, G, nc, N, Dg), the
+    state after the last step processed).
+
+    1) all chunks at once from a zero state (a T-step loop over slabs of all chunks), 2) the true
+    state passed from chunk to chunk (an nc-step loop), 3) the T steps rerun from the true starts.
+    """
+    T, nc = decay.shape[0], decay.shape[3]
+    steps = range(T - 1, -1, -1) if reverse else range(T)
+    first, rest = steps[0], steps[1:]
+    h = inp[first]
+    for t in rest:
+        h = torch.addcmul(inp[t], decay[t], h)  # (B, G, nc, N, Dg)
     carry = h0
-    starts = []
-    for h_c, decay_c in zip(h.unbind(2), chunk_decay.unbind(2), strict=True):
-        starts.append(carry)
-        carry = torch.addcmul(h_c, decay_c, carry)  # (B, G, N, Dg)
-    # 3) rerun the steps of every chunk from its true start, then read out y_t = C_t . h_t
+    starts = [h0] * nc
+    for c in range(nc - 1, -1, -1) if reverse else range(nc):
+        starts[c] = carry
+        carry = torch.addcmul(h[:, :, c], chunk_decay[:, :, c], carry)  # (B, G, N, Dg)
     h = torch.stack(starts, dim=2)  # (B, G, nc, N, Dg)
-    hs = []
-    for t in range(T):
-        h = torch.addcmul(inp_t[t], decay_t[t], h)  # (B, G, nc, N, Dg)
-        hs.append(h)
-    y = (torch.stack(hs) * C_s).sum(-2)  # (T, B, G, nc, Dg)
-    y = y.permute(1, 2, 4, 3, 0).reshape(batch, groups, dg, nc * T)[..., :lb]  # (B, G, Dg, Lb)
-    return y, carry
+    out = torch.empty_like(inp)
+    for t in steps:
+        h = torch.addcmul(inp[t], decay[t], h, out=out[t])
+    return out, carry
+
+
+class _Layout:
+    """One block's inputs padded to whole chunks and laid out step-major (see :func:`_to_steps`)."""
+
+    def __init__(self, dt: Tensor, du: Tensor, A2: Tensor, B: Tensor, C: Tensor, chunk: int) -> None:
+        self.length = dt.shape[-1]
+        self.nc = nc = -(-self.length // chunk)
+        self.pad = pad = nc * chunk - self.length
+        if pad:  # dt = 0 steps leave the state unchanged (decay 1, no input): the final state stays exact
+            dt, du, B, C = (F.pad(t, (0, pad)) for t in (dt, du, B, C))
+        self.dt_p = dt  # (B, G, Dg, Lp)
+        self.dt = _to_steps(dt, nc, chunk).unsqueeze(-2)  # (T, B, G, nc, 1, Dg)
+        self.du = _to_steps(du, nc, chunk).unsqueeze(-2)  # (T, B, G, nc, 1, Dg)
+        self.B = _to_steps(B, nc, chunk).unsqueeze(-1)  # (T, B, G, nc, N, 1)
+        self.C = _to_steps(C, nc, chunk).unsqueeze(-1)  # (T, B, G, nc, N, 1)
+        self.A = A2.unsqueeze(1)  # (G, 1, N, Dg)
+        self.chunk = chunk
+
+    def states(self, h0: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Forward states: (decay, inp, states (T, B, G, nc, N, Dg), state after the block)."""
+        decay = torch.exp2(self.dt * self.A)  # (T, B, G, nc, N, Dg)
+        inp = self.du * self.B  # (T, B, G, nc, N, Dg)
+        chunk_decay = torch.exp2(self.dt.sum(0) * self.A)  # (B, G, nc, N, Dg)
+        hs, h_end = _scan_states(decay, inp, chunk_decay, h0)
+        return decay, inp, hs, h_end
+
+
+class _ScanBlock(torch.autograd.Function):
+    """y, h_end = scan of one block; backward recomputes the states and runs the adjoint scan.
+
+    Inputs: dt, du (B, G, Dg, Lb); A2 (G, N, Dg) = A * log2(e); B, C (B, G, N, Lb); h0 (B, G, N, Dg).
+    Outputs: y (B, G, Dg, Lb) and h_end (B, G, N, Dg). Only the (small) inputs are saved, so the
+    memory kept for backward is linear in L without the factor N.
+    """
+
+    @staticmethod
+    def forward(ctx, dt, du, A2, B, C, h0, chunk):  # type: ignore[override]
+        lay = _Layout(dt, du, A2, B, C, chunk)
+        _, _, hs, h_end = lay.states(h0)
+        y = (hs * lay.C).sum(-2)  # (T, B, G, nc, Dg)
+        ctx.save_for_backward(dt, du, A2, B, C, h0)
+        ctx.chunk = chunk
+        return _from_steps(y, lay.length), h_end
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, gy, g_end):  # type: ignore[override]
+        dt, du, A2, B, C, h0 = ctx.saved_tensors
+        lay = _Layout(dt, du, A2, B, C, ctx.chunk)
+        decay, inp, hs, _ = lay.states(h0)
+        nc, T = lay.nc, lay.chunk
+        gy = torch.zeros_like(dt) if gy is None else gy
+        g_end = torch.zeros_like(h0) if g_end is None else g_end
+        gy_s = _to_steps(F.pad(gy, (0, lay.pad)), nc, T).unsqueeze(-2)  # (T, B, G, nc, 1, Dg)
+        # adjoint: g_t = C_t gy_t + decay_{t+1} g_{t+1}, run backwards from g_end (decay 1 after the end)
+        dt_next = _to_steps(F.pad(lay.dt_p[..., 1:], (0, 1)), nc, T).unsqueeze(-2)  # (T, B, G, nc, 1, Dg)
+        decay_next = torch.exp2(dt_next * lay.A)
+        chunk_decay_next = torch.exp2(dt_next.sum(0) * lay.A)
+        gs, _ = _scan_states(decay_next, lay.C * gy_s, chunk_decay_next, g_end, reverse=True)
+        del decay_next, chunk_decay_next
+        g_h0 = decay[0, :, :, 0] * gs[0, :, :, 0]  # (B, G, N, Dg)
+        g_C = (hs * gy_s).sum(-1)  # (T, B, G, nc, N)
+        g_du = (gs * lay.B).sum(-2)  # (T, B, G, nc, Dg)
+        g_B = (gs * lay.du).sum(-1)  # (T, B, G, nc, N)
+        # q = g_t * decay_t * h_{t-1} = g_t * (h_t - inp_t); d decay/d dt = decay * A, d decay/d A2 = decay * ln2 * dt
+        q = hs.sub_(inp).mul_(gs)
+        g_dt = (q * lay.A).sum(-2) * LN_2  # (T, B, G, nc, Dg)
+        g_A2 = (q * lay.dt).sum(dim=(0, 1, 3)) * LN_2  # (G, N, Dg)
+        length = lay.length
+        return (
+            _from_steps(g_dt, length),
+            _from_steps(g_du, length),
+            g_A2,
+            _from_steps(g_B, length),
+            _from_steps(g_C, length),
+            g_h0,
+            None,
+        )
 
 
 def selective_scan(
@@ -205,7 +272,6 @@ def selective_scan(
     return_final_state: bool = False,
     chunk_size: int = 64,
     block_len: int | None = None,
-    recompute: bool | None = None,
 ) -> Tensor | tuple[Tensor, Tensor]:
     """Chunked selective scan (same arguments and results as :func:`selective_scan_ref`).
 
@@ -214,8 +280,6 @@ def selective_scan(
         block_len: steps processed per block (a multiple of chunk_size). Default: as many as keep
             one (B, Dm, block_len, N) tensor under ``BLOCK_ELEMENTS`` elements, so memory stays
             linear in L with a small constant.
-        recompute: recompute each block in backward instead of keeping its intermediates
-            (default: when gradients are needed and there is more than one block).
     """
     batch, dm, length, n, groups = _check_shapes(u, delta, A, B, C)
     if chunk_size < 1:
@@ -237,21 +301,10 @@ def selective_scan(
     if block_len is None:
         block_len = max(1, BLOCK_ELEMENTS // max(1, batch * dm * n * chunk)) * chunk
     block_len = max(chunk, block_len // chunk * chunk)
-    n_blocks = -(-length // block_len)
-    if recompute is None:
-        recompute = (
-            n_blocks > 1
-            and torch.is_grad_enabled()
-            and any(t is not None and t.requires_grad for t in (u, delta, A, B, C, delta_bias, initial_state))
-        )
     ys = []
     for start in range(0, length, block_len):
         sl = slice(start, min(start + block_len, length))
-        args = (dt_g[..., sl], du_g[..., sl], A2, B_g[..., sl], C_g[..., sl], h)
-        if recompute:
-            y_blk, h = checkpoint(_scan_block, *args, chunk, use_reentrant=False)
-        else:
-            y_blk, h = _scan_block(*args, chunk)
+        y_blk, h = _ScanBlock.apply(dt_g[..., sl], du_g[..., sl], A2, B_g[..., sl], C_g[..., sl], h, chunk)
         ys.append(y_blk)
     y = torch.cat(ys, dim=-1) if ys else dt_g.new_zeros(batch, groups, dg, 0)
     y = _finish(y.reshape(batch, dm, length), u, D, z).to(u.dtype)

@@ -72,16 +72,29 @@ def test_outputs_states_and_all_gradients_match_reference(batch, length, dm, n, 
         assert rel_err(grads[name], g_ref[name]) < TOL, name
 
 
-@pytest.mark.parametrize("recompute", [False, True], ids=["keep", "recompute"])
-def test_blocked_recompute_gradients_match(recompute):
+@pytest.mark.parametrize("block", [5, 10, 35], ids=["blk5", "blk10", "blk35"])
+def test_many_blocks_gradients_match_one_block(block):
     inputs = make_inputs(1, 50, 4, 3, 0, seed=3)
     grads = []
-    for kw in ({"block_len": 1000}, {"block_len": 10, "recompute": recompute}):
+    for kw in ({"block_len": 1000}, {"block_len": block}):
         leaves = {k: v.clone().requires_grad_(True) for k, v in inputs.items()}
         selective_scan(**leaves, chunk_size=5, **kw).square().sum().backward()
         grads.append({k: v.grad for k, v in leaves.items()})
     for name in inputs:
         assert rel_err(grads[1][name], grads[0][name]) < TOL, name
+
+
+def test_gradient_of_output_only_or_state_only():
+    inputs = make_inputs(1, 30, 4, 3, 0, seed=8)
+    for use_y in (True, False):
+        grads = []
+        for fn, kw in ((selective_scan_ref, {}), (selective_scan, {"chunk_size": 8, "block_len": 16})):
+            leaves = {k: v.clone().requires_grad_(True) for k, v in inputs.items()}
+            y, h = fn(**leaves, delta_softplus=True, return_final_state=True, **kw)
+            (y.sum() if use_y else h.sum()).backward()
+            grads.append({k: v.grad for k, v in leaves.items()})
+        for name in ("u", "delta", "A", "B", "initial_state"):
+            assert rel_err(grads[1][name], grads[0][name]) < TOL, (use_y, name)
 
 
 def test_no_softplus_no_bias_no_skip_no_gate():
