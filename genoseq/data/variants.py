@@ -424,13 +424,22 @@ class _StderrCapture:
     def __enter__(self) -> _StderrCapture:
         import sys
 
-        sys.stderr.flush()
-        self._tmp = tempfile.TemporaryFile()
-        self._saved = os.dup(2)
-        os.dup2(self._tmp.fileno(), 2)
+        self._tmp: Any = None
+        self._saved: int | None = None
+        self.captured: list[str] = []
+        try:
+            sys.stderr.flush()
+            tmp = tempfile.TemporaryFile()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):  # no fd 2 (embedded interpreters): do not capture
+            return self
+        os.dup2(tmp.fileno(), 2)
+        self._tmp, self._saved = tmp, saved
         return self
 
     def text(self) -> str:
+        if self._tmp is None:
+            return ""
         data = os.pread(self._tmp.fileno(), 1 << 20, 0)
         return data.decode("utf-8", errors="replace")
 
@@ -438,6 +447,8 @@ class _StderrCapture:
         return [line.strip() for line in self.text().splitlines() if line.strip()]
 
     def __exit__(self, *exc: object) -> None:
+        if self._saved is None:
+            return
         os.dup2(self._saved, 2)
         os.close(self._saved)
         self.captured = self.lines()
