@@ -81,7 +81,7 @@ class Backbone(nn.Module):
                 mlp = _rc(MLP(W, cfg.mlp_hidden, cfg.mlp_type, cfg.n_layer), cfg)
                 norm2 = _rc(make_norm(cfg.norm, W, cfg.norm_eps), cfg)
             blocks.append(Block(make_mixer(letter, i, cfg), _rc(make_norm(cfg.norm, W, cfg.norm_eps), cfg),
-                                mlp, norm2, cfg.dropout, letter))
+                                mlp, norm2, cfg.dropout, letter, cfg.checkpointing))
         self.blocks = nn.ModuleList(blocks)
         self.norm_f = _rc(make_norm(cfg.norm, W, cfg.norm_eps), cfg)
         self.drop = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity()

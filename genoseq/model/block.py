@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 
 class MLP(nn.Module):
@@ -35,21 +37,31 @@ class Block(nn.Module):
     """Pre-norm residual block around one mixer and an optional MLP."""
 
     def __init__(self, mixer: nn.Module, norm1: nn.Module, mlp: nn.Module | None, norm2: nn.Module | None,
-                 dropout: float = 0.0, kind: str = "H") -> None:
+                 dropout: float = 0.0, kind: str = "H", checkpointing: str = "none") -> None:
         super().__init__()
-        self.kind = kind
+        self.kind, self.checkpointing = kind, checkpointing
         self.norm1, self.mixer = norm1, mixer
         self.norm2, self.mlp = norm2, mlp
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
+    def _mlp_branch(self, h: Tensor) -> Tensor:
+        return self.drop(self.mlp(self.norm2(h)))
+
     def _mlp(self, h: Tensor) -> Tensor:
         if self.mlp is None:
             return h
-        return h + self.drop(self.mlp(self.norm2(h)))
+        if self.checkpointing == "mlp" and self.training and h.requires_grad:
+            return h + checkpoint(self._mlp_branch, h, use_reentrant=False)
+        return h + self._mlp_branch(h)
+
+    def _forward(self, h: Tensor) -> Tensor:
+        return self._mlp(h + self.drop(self.mixer(self.norm1(h))))
 
     def forward(self, h: Tensor) -> Tensor:
-        """h (B, L, D) -> (B, L, D)."""
-        return self._mlp(h + self.drop(self.mixer(self.norm1(h))))
+        """h (B, L, D) -> (B, L, D). With checkpointing="block" (training) only h is kept for backward."""
+        if self.checkpointing == "block" and self.training and torch.is_grad_enabled():
+            return checkpoint(self._forward, h, use_reentrant=False)
+        return self._forward(h)
 
     def forward_chunk(self, h: Tensor, state: dict) -> Tensor:
         """Continue the mixer from ``state`` over h (B, Lc, D)."""

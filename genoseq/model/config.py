@@ -22,6 +22,7 @@ HEADS = ("lm", "sequence", "token")
 POOLINGS = ("mean", "last", "cls", "max")
 TASKS = ("classification", "multilabel", "regression")
 COMBINES = ("add", "concat")
+CHECKPOINTING = ("none", "mlp", "block")
 
 
 def _suggest(name: str, valid: list[str] | tuple[str, ...]) -> str:
@@ -189,6 +190,7 @@ class ModelConfig:
     pooling: str = "mean"
     task: str = "classification"
     initializer_range: float = 0.02
+    checkpointing: str = "none"  # training memory: "mlp" recomputes MLPs, "block" whole blocks, in backward
     hyena: HyenaConfig = field(default_factory=HyenaConfig)
     mamba: MambaConfig = field(default_factory=MambaConfig)
     mamba2: Mamba2Config = field(default_factory=Mamba2Config)
@@ -224,6 +226,7 @@ class ModelConfig:
             _positive_int(o, "mlp_width", self.mlp_width)
         _choice(o, "norm", self.norm, NORMS)
         _positive(o, "norm_eps", self.norm_eps)
+        _choice(o, "checkpointing", self.checkpointing, CHECKPOINTING)
         _choice(o, "bidirectional_combine", self.bidirectional_combine, COMBINES)
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ConfigError(f"{o}.dropout must be in [0, 1), got {self.dropout}")

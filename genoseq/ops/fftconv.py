@@ -86,7 +86,8 @@ class _FFTConv(torch.autograd.Function):
             grad_v = torch.roll(corr, off, dims=-1)[..., :L] if off else corr[..., :L]
         if ctx.needs_input_grad[1]:
             vf = torch.fft.rfft(v, n=n)
-            corr = torch.fft.irfft((gf * vf.conj()).sum(0), n=n)  # corr[m] = sum_t g[t] v[t - m]
+            prod = gf[0] * vf[0].conj() if gf.shape[0] == 1 else (gf * vf.conj()).sum(0)
+            corr = torch.fft.irfft(prod, n=n)  # corr[m] = sum_t g[t] v[t - m]
             # dk[j] = sum_t g[t] v[t + off - j] = corr[(j - off) mod n]
             klen = k.shape[-1]
             grad_k = torch.roll(corr, off, dims=-1)[..., :klen] if off else corr[..., :klen]

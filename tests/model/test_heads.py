@@ -67,3 +67,15 @@ def test_lm_head_tied_to_embedding():
     assert model.head.weight is model.backbone.embedding.weight
     untied = seeded_model(tiny_config(layer_pattern="H", tie_embeddings=False))
     assert untied.head.weight is not untied.backbone.embedding.weight
+
+
+@pytest.mark.parametrize("mode", ["mlp", "block"])
+def test_activation_checkpointing_gives_same_gradients(mode, ids):
+    plain = seeded_model(tiny_config(layer_pattern="HA")).train()
+    ckpt = seeded_model(tiny_config(layer_pattern="HA", checkpointing=mode)).train()
+    grads = []
+    for model in (plain, ckpt):
+        model(ids).square().mean().backward()
+        grads.append([p.grad for p in model.parameters()])
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)

@@ -38,3 +38,20 @@ def test_short_conv_state_chaining(K):
 def test_short_conv_bad_activation():
     with pytest.raises(ValueError, match="activation"):
         short_conv(torch.zeros(1, 1, 3), torch.zeros(1, 2), activation="relu")
+
+
+@pytest.mark.parametrize("with_state", [False, True])
+def test_short_conv_gradients(with_state):
+    g = torch.Generator().manual_seed(7)
+    x, gate = (torch.randn(2, 3, 6, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    w = torch.randn(3, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, generator=g, dtype=torch.float64, requires_grad=True)
+    state = torch.randn(2, 3, 2, generator=g, dtype=torch.float64) if with_state else None
+    y, _ = short_conv(x, w, b, activation="silu", gate=gate, state=state)
+    xe = torch.cat([state if with_state else torch.zeros(2, 3, 2, dtype=torch.float64), x], -1)
+    ref = F.silu(F.conv1d(xe, w.unsqueeze(1), b, groups=3)) * gate
+    gy = torch.randn_like(y)
+    got = torch.autograd.grad((y * gy).sum(), (x, gate, w, b))
+    want = torch.autograd.grad((ref * gy).sum(), (x, gate, w, b))
+    for a, c in zip(got, want, strict=True):
+        torch.testing.assert_close(a, c)

@@ -1,0 +1,142 @@
+"""Model throughput and memory on CPU: training step and (chunked) inference, one fresh process per case.
+
+    python benchmarks/bench_models.py                      # the default matrix (long: ~30+ minutes)
+    python benchmarks/bench_models.py --models hyenadna-tiny --modes train --lengths 131072 --dtypes fp32
+    python benchmarks/bench_models.py --models hyenadna-tiny --modes infer --lengths 1048576
+
+Each case runs in a child process (2 threads, batch 1) and prints one JSON line:
+{"model", "mode", "length", "dtype", "max_len", "tokens_per_s", "seconds", "peak_rss_mb", "params"} or an
+"error". Training = forward + backward of the next-token loss; inference = forward without grad, or
+``embed_long`` chunked prefill (mean-pooled hidden states, bounded memory) for lengths above --chunk.
+Peak RSS is the child's ``ru_maxrss``. ``tokens_per_s_cpu`` = tokens * threads / process CPU seconds: the
+rate an idle machine would give, when other processes share the cores.
+
+Models: the presets plus benchmark shapes of about hyenadna-tiny's size (~0.44M parameters):
+``bench-mamba`` (4 x M, d 128), ``bench-mamba2`` (4 x S, d 128), ``bench-hybrid`` (H S M H, d 128; no
+attention layer, whose O(L^2) cost would dominate at 131k). ``--max-len L`` sets config.max_len (Hyena's
+filter position scale and support ~9 * max_len); by default training uses max_len = L (a filter spanning
+the whole input, as HyenaDNA trained at that length) and inference keeps the preset's max_len.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+BENCH_SHAPES = {
+    "bench-mamba": {"d_model": 128, "n_layer": 4, "layer_pattern": "M", "mlp_type": "none", "norm": "rmsnorm",
+                    "mamba": {"d_state": 16, "expand": 2, "chunk_size": 64}},
+    "bench-mamba2": {"d_model": 128, "n_layer": 4, "layer_pattern": "S", "mlp_type": "none", "norm": "rmsnorm",
+                     "mamba2": {"d_state": 64, "head_dim": 32, "expand": 2, "chunk_size": 64}},
+    "bench-hybrid": {"d_model": 128, "n_layer": 4, "layer_pattern": "HSMH", "mlp_type": "none",
+                     "norm": "rmsnorm", "hyena": {"filter_dim": 64, "filter_pos_dim": 5},
+                     "mamba": {"d_state": 16}, "mamba2": {"d_state": 64, "head_dim": 32}},
+}
+
+
+def _config(name: str, max_len: int | None):
+    from genoseq.model.config import ModelConfig
+    from genoseq.model.presets import get_preset
+
+    cfg = ModelConfig.from_dict(BENCH_SHAPES[name]) if name in BENCH_SHAPES else get_preset(name)
+    return cfg.replace(max_len=max_len) if max_len else cfg
+
+
+def child(args: argparse.Namespace) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    from genoseq.model.build import build_model
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    L = args.length
+    max_len = args.max_len or (L if args.mode == "train" else None)
+    cfg = _config(args.model, max_len)
+    model = build_model(cfg.replace(checkpointing=args.checkpointing))
+    ids = torch.randint(5, 9, (1, L))
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.dtype == "bf16")
+
+    def run() -> None:
+        if args.mode == "train":
+            model.train()
+            with autocast:
+                logits = model(ids)  # (1, L, V)
+                loss = F.cross_entropy(logits[0, :-1].float(), ids[0, 1:])
+            loss.backward()
+            model.zero_grad(set_to_none=True)
+        else:
+            model.eval()
+            with torch.no_grad(), autocast:
+                if L > args.chunk:
+                    model.embed_long(ids, chunk_size=args.chunk, pooling="mean")
+                else:
+                    model(ids)
+
+    repeats = 2 if L <= 32768 else 1  # short cases: time the second run (warm caches / allocator)
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        run()
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"model": args.model, "mode": args.mode, "length": L, "dtype": args.dtype,
+            "max_len": model.config.max_len, "tokens_per_s": round(L / seconds, 1), "seconds": round(seconds, 3),
+            "cpu_seconds": round(cpu, 3), "tokens_per_s_cpu": round(L * args.threads / cpu, 1),
+            "checkpointing": args.checkpointing,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "params": model.num_parameters(), "threads": args.threads}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--model", default="hyenadna-tiny", help=argparse.SUPPRESS)
+    p.add_argument("--mode", default="train", help=argparse.SUPPRESS)
+    p.add_argument("--length", type=int, default=1024, help=argparse.SUPPRESS)
+    p.add_argument("--dtype", default="fp32", help=argparse.SUPPRESS)
+    p.add_argument("--models", default="hyenadna-tiny,bench-mamba,bench-mamba2,bench-hybrid")
+    p.add_argument("--modes", default="train,infer")
+    p.add_argument("--lengths", default=None, help="comma list; default train 1k,8k,32k,131k / infer 8k,131k,1M")
+    p.add_argument("--dtypes", default="fp32,bf16")
+    p.add_argument("--max-len", type=int, default=None, help="override config.max_len")
+    p.add_argument("--chunk", type=int, default=16384, help="inference chunk size above which embed_long is used")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--checkpointing", default="none", choices=["none", "mlp", "block"],
+                   help="activation checkpointing for training cases")
+    p.add_argument("--timeout", type=int, default=900, help="seconds per case")
+    args = p.parse_args()
+    if args.child:
+        print(json.dumps(child(args)), flush=True)
+        return
+    default_lengths = {"train": [1024, 8192, 32768, 131072], "infer": [8192, 131072, 1048576]}
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
+    for mode in args.modes.split(","):
+        lengths = [int(x) for x in args.lengths.split(",")] if args.lengths else default_lengths[mode]
+        for model in args.models.split(","):
+            for dtype in args.dtypes.split(","):
+                for L in lengths:
+                    cmd = [sys.executable, __file__, "--child", "--model", model, "--mode", mode, "--length",
+                           str(L), "--dtype", dtype, "--chunk", str(args.chunk), "--threads", str(args.threads)]
+                    cmd += ["--checkpointing", args.checkpointing]
+                    if args.max_len:
+                        cmd += ["--max-len", str(args.max_len)]
+                    case = {"model": model, "mode": mode, "length": L, "dtype": dtype}
+                    try:
+                        res = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env)
+                    except subprocess.TimeoutExpired:
+                        print(json.dumps({**case, "error": f"timeout after {args.timeout} s"}), flush=True)
+                        continue
+                    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
+                    if res.returncode or not lines:
+                        tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or [f"exit {res.returncode}"]
+                        print(json.dumps({**case, "error": tail[0][:300]}), flush=True)
+                    else:
+                        print(lines[-1], flush=True)
+
+
+if __name__ == "__main__":
+    main()
