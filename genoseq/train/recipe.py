@@ -86,7 +86,7 @@ class SeqLenStage:
 
     seq_len: int = _f(1024, lo=8)
     batch_size: int = _f(32, lo=1)
-    steps: int = _f(100, lo=1, doc="optimiser steps spent in this stage (the last stage runs to the end)")
+    steps: int | None = _f(None, lo=1, doc="data steps spent in this stage (the last stage runs to the end)")
 
 
 @dataclass
@@ -124,6 +124,7 @@ class TrainerSection:
     precision: str = _f("auto", doc="auto (bf16-mixed where supported, else 32-true), 32-true, bf16-mixed, ...")
     max_steps: int | None = _f(1000, lo=1)
     max_epochs: float | None = _f(None, lo=0.0, lo_open=True, doc="fine-tuning: epochs over the train split")
+    max_time_minutes: float | None = _f(None, lo=0.0, lo_open=True, doc="stop training after this wall time")
     val_every_n_steps: int = _f(200, lo=1)
     limit_val_batches: int | None = _f(None, lo=1)
     log_every_n_steps: int = _f(10, lo=1)
@@ -315,6 +316,10 @@ def _check_semantics(recipe: Recipe) -> None:
             got = ", ".join(f"{s.seq_len}x{s.batch_size}" for s in t.seq_len_warmup)
             raise ConfigError("'train.seq_len_warmup' stages must keep seq_len x batch_size (tokens per step) "
                               f"constant, got {got}")
+        for i, s in enumerate(t.seq_len_warmup[:-1]):
+            if s.steps is None:
+                raise ConfigError(f"'train.seq_len_warmup[{i}].steps' is required (only the last stage runs "
+                                  "to the end of training)")
         if t.seq_len_warmup[-1].seq_len != d.seq_len:
             raise ConfigError(f"the last 'train.seq_len_warmup' stage must use data.seq_len ({d.seq_len}), "
                               f"got {t.seq_len_warmup[-1].seq_len}")

@@ -53,7 +53,7 @@ def build_lm(recipe: Recipe, seq_len: int) -> Any:
         if model.head_type != "lm":
             raise ConfigError(f"model.init_from {recipe.model.init_from!r} has a {model.head_type!r} head; "
                               "pretraining needs an LM-head model")
-        return model
+        return model.train()  # load_model returns eval mode
     from genoseq.model.build import build_model
 
     cfg = _model_config(recipe)
@@ -156,6 +156,7 @@ def _make_trainer(recipe: Recipe, out: Path, monitor: tuple[str, str], guard: An
     return L.Trainer(
         accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy,
         precision=_precision(t.precision), max_steps=max_steps, max_epochs=-1,
+        max_time={"minutes": t.max_time_minutes} if t.max_time_minutes else None,
         val_check_interval=val_every * accumulate, check_val_every_n_epoch=None,
         limit_val_batches=t.limit_val_batches, log_every_n_steps=t.log_every_n_steps, callbacks=callbacks,
         logger=loggers, plugins=[AtomicCheckpointIO()], use_distributed_sampler=False, num_sanity_val_steps=0,
@@ -408,6 +409,11 @@ def run_self_pretrain(recipe: Recipe, task_splits: dict[str, Any], out: Path, re
 
 def run_finetune(recipe: Recipe, out: Path, resume: bool = False, command: str | None = None) -> RunResult:
     """Fine-tune on a labelled task (``kind: finetune``), after an optional pretraining stage."""
+    from genoseq.train.paths import resolve_path
+
+    d = recipe.data
+    task_path = resolve_path(d.task, manifest=d.manifest, data_dir=d.data_dir, recipe_path=recipe.source,
+                             what="task")
     import lightning as L
 
     from genoseq.data.tasks import read_task
@@ -416,12 +422,9 @@ def run_finetune(recipe: Recipe, out: Path, resume: bool = False, command: str |
     from genoseq.train.datamodules import FinetuneData, ensure_dev_split, task_objective
     from genoseq.train.finetune_module import FinetuneModule
     from genoseq.train.metrics import monitor_for
-    from genoseq.train.paths import resolve_path
 
     t0 = time.perf_counter()
-    d, tr, trn = recipe.data, recipe.train, recipe.trainer
-    task_path = resolve_path(d.task, manifest=d.manifest, data_dir=d.data_dir, recipe_path=recipe.source,
-                             what="task")
+    tr, trn = recipe.train, recipe.trainer
     ckpt = prepare_out(recipe, out, resume, command)
     task = read_task(task_path)
     splits, notes = ensure_dev_split(task, seed=trn.seed)
@@ -459,6 +462,7 @@ def run_finetune(recipe: Recipe, out: Path, resume: bool = False, command: str |
         if cfg.max_len < min(longest, d.max_len or longest):
             cfg = cfg.replace(max_len=min(longest, d.max_len or longest))
         model = build_model(cfg)
+    model.train()  # load_model returns eval mode
     if recipe.model.gradient_checkpointing:
         enable_gradient_checkpointing(model)
 
