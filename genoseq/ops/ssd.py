@@ -161,8 +161,9 @@ def _ssd_block(
         B = F.pad(B, (0, 0, 0, 0, 0, pad))
         C = F.pad(C, (0, 0, 0, 0, 0, pad))
     T = chunk
-    xs = x.reshape(batch, nc, T, groups, hg, p).permute(0, 1, 3, 4, 2, 5)  # (B, nc, G, Hg, T, P)
-    dts = dt.reshape(batch, nc, T, groups, hg).permute(0, 1, 3, 4, 2)  # (B, nc, G, Hg, T)
+    # contiguous step layouts: elementwise ops follow their inputs' memory order
+    xs = x.reshape(batch, nc, T, groups, hg, p).permute(0, 1, 3, 4, 2, 5).contiguous()  # (B, nc, G, Hg, T, P)
+    dts = dt.reshape(batch, nc, T, groups, hg).permute(0, 1, 3, 4, 2).contiguous()  # (B, nc, G, Hg, T)
     Bs = B.reshape(batch, nc, T, groups, n).permute(0, 1, 3, 2, 4).unsqueeze(3)  # (B, nc, G, 1, T, N)
     Cs = C.reshape(batch, nc, T, groups, n).permute(0, 1, 3, 2, 4).unsqueeze(3)  # (B, nc, G, 1, T, N)
     acum = torch.cumsum(dts * A[:, :, None], dim=-1)  # (B, nc, G, Hg, T)
@@ -180,9 +181,11 @@ def _ssd_block(
     chunk_decay = torch.exp(acum[..., -1])[..., None, None]  # (B, nc, G, Hg, 1, 1)
     h = h0
     starts = []
-    for c in range(nc):
+    for state_c, decay_c in zip(
+        states.unbind(1), chunk_decay.unbind(1), strict=True
+    ):  # unbind: cheap backward
         starts.append(h)
-        h = torch.addcmul(states[:, c], chunk_decay[:, c], h)  # (B, G, Hg, P, N)
+        h = torch.addcmul(state_c, decay_c, h)  # (B, G, Hg, P, N)
     h_start = torch.stack(starts, dim=1)  # (B, nc, G, Hg, P, N)
     # 4) the state at each chunk start, decayed to each step and read out by C
     y = y + torch.matmul(Cs, h_start.transpose(-1, -2)) * torch.exp(acum)[..., None]  # (B, nc, G, Hg, T, P)
