@@ -40,6 +40,13 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[i : i + size]
 
 
+def per_batch(budget: tuple[int, int], rows_per_item: int, length: int) -> int:
+    """Items per forward pass so that rows <= batch_size and rows x length <= max_tokens (at least 1)."""
+    batch_size, max_tokens = budget
+    rows = max(1, min(batch_size, max_tokens // max(1, length)))
+    return max(1, rows // max(1, rows_per_item))
+
+
 def is_causal(model: torch.nn.Module) -> bool:
     """True for a causal LM (not bidirectional)."""
     cfg = getattr(model, "config", None)

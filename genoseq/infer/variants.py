@@ -34,7 +34,15 @@ import numpy as np
 import torch
 
 from genoseq.errors import ConfigError
-from genoseq.infer._runner import as_ids, buckets, chunks, model_device, require_causal, token_logprobs
+from genoseq.infer._runner import (
+    as_ids,
+    buckets,
+    chunks,
+    model_device,
+    per_batch,
+    require_causal,
+    token_logprobs,
+)
 from genoseq.infer.table import ScoreTable
 from genoseq.infer.variant_input import VariantIn, normalize_variants, validate
 from genoseq.infer.windows import AlleleWindows, GenomeAccess, allele_windows, centered_window, encode_allele
@@ -71,6 +79,7 @@ def score_variants(
     layer: int = -1,
     pool_window: int | None = None,
     batch_size: int = 8,
+    max_tokens: int = 8192,
     fast: bool = True,
     progress: Any = None,
 ) -> ScoreTable:
@@ -88,7 +97,9 @@ def score_variants(
         rc_average: score both strands and average (forward strand only when False).
         layer: backbone layer for ``embedding`` (index into ``return_all_layers``).
         pool_window: bases around the variant pooled for ``embedding``/token heads (None = whole window).
-        batch_size: sequences per forward pass.
+        batch_size: at most this many sequences per forward pass ...
+        max_tokens: ... and at most this many tokens (sequences x length). On CPU small batches of long
+            windows are fastest (memory bound); short windows batch up to ``batch_size``.
         fast: for ``llr``, use the shared-prefix path (False = two full forward passes per strand, the
             reference used by tests and benchmarks).
         progress: optional callable ``progress(n_done)`` called as units finish.
@@ -117,13 +128,13 @@ def score_variants(
     with torch.inference_mode():
         if method == "llr":
             require_causal(model, "method 'llr'")
-            llr_units(model, units, batch_size, fast=fast, progress=progress)
+            llr_units(model, units, (batch_size, max_tokens), fast=fast, progress=progress)
         elif method == "head":
-            extra_cols = _head_units(model, units, batch_size, pool_window, progress)
+            extra_cols = _head_units(model, units, (batch_size, max_tokens), pool_window, progress)
         elif method == "masked_llr":
-            _masked_units(model, units, batch_size, progress)
+            _masked_units(model, units, (batch_size, max_tokens), progress)
         else:
-            _embedding_units(model, units, batch_size, layer, pool_window, progress)
+            _embedding_units(model, units, (batch_size, max_tokens), layer, pool_window, progress)
     rows = []
     for i, v in enumerate(vs):
         row = {"index": v.index, "record": v.record, "chrom": v.chrom, "pos": v.pos, "ref": v.ref,
@@ -161,12 +172,13 @@ def build_units(
 
 # ----------------------------------------------------------------------------------------- llr
 def llr_units(
-    model: torch.nn.Module, units: dict[int, list[_Unit]], batch_size: int, fast: bool = True, progress: Any = None
+    model: torch.nn.Module, units: dict[int, list[_Unit]], budget: tuple[int, int], fast: bool = True,
+    progress: Any = None,
 ) -> None:
     """Set ``unit.extra["llr"]`` (sum over the window of alt minus ref log-likelihood) for every unit."""
     flat = [u for us in units.values() for u in us]
     if fast:
-        _llr_shared_prefix(model, flat, batch_size, progress)
+        _llr_shared_prefix(model, flat, budget, progress)
     else:
         _llr_naive(model, flat, progress)
 
@@ -186,7 +198,7 @@ def _llr_naive(model: torch.nn.Module, flat: list[_Unit], progress: Any) -> None
             progress(n + 1)
 
 
-def _llr_shared_prefix(model: torch.nn.Module, flat: list[_Unit], batch_size: int, progress: Any) -> None:
+def _llr_shared_prefix(model: torch.nn.Module, flat: list[_Unit], budget: tuple[int, int], progress: Any) -> None:
     device = model_device(model)
     # one group per (ref window, shared prefix): its continuations are the ref suffix and each distinct alt suffix
     groups: dict[tuple[bytes, int], list[_Unit]] = buckets(flat, lambda u: (u.win.ref.tobytes(), u.win.shared))
@@ -209,7 +221,7 @@ def _llr_shared_prefix(model: torch.nn.Module, flat: list[_Unit], batch_size: in
                     u.extra.pop("_slot")
                     u.extra["llr"], u.extra["n_tokens"] = 0.0, len(u.win.ref) - 1
             continue
-        for batch in chunks(shape_jobs, max(1, batch_size // 2)):
+        for batch in chunks(shape_jobs, per_batch(budget, len(shape_jobs[0][1]), m)):
             suffix_ll = _prefix_continuations(model, [j[0] for j in batch], [j[1] for j in batch], k, m, device)
             for job, lls in zip(batch, suffix_ll, strict=True):
                 for u in job[2]:
@@ -261,7 +273,7 @@ def _score_llr(us: list[_Unit], _cols: list[str]) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------------------- masked_llr
-def _masked_units(model: torch.nn.Module, units: dict[int, list[_Unit]], batch_size: int, progress: Any) -> None:
+def _masked_units(model: torch.nn.Module, units: dict[int, list[_Unit]], budget: tuple[int, int], progress: Any) -> None:
     if getattr(getattr(model, "config", None), "bidirectional", False) is False:
         raise ConfigError("method 'masked_llr' needs a bidirectional (masked LM) model; use 'llr' for causal models")
     device = model_device(model)
@@ -275,7 +287,7 @@ def _masked_units(model: torch.nn.Module, units: dict[int, list[_Unit]], batch_s
     reps = [us for us in groups.values()]
     done = 0
     for _, same_len in buckets(reps, lambda us: len(us[0].win.ref)).items():
-        for batch in chunks(same_len, batch_size):
+        for batch in chunks(same_len, per_batch(budget, 1, len(same_len[0][0].win.ref))):
             logits = model(as_ids([us[0].extra["_masked"] for us in batch], device))  # (B, L, V)
             lp = torch.log_softmax(logits.double(), dim=-1).cpu().numpy()
             for row, us in enumerate(batch):
@@ -310,7 +322,8 @@ def _allele_len(u: _Unit) -> int:
 
 
 def _embedding_units(
-    model: torch.nn.Module, units: dict[int, list[_Unit]], batch_size: int, layer: int, pool_window: int | None,
+    model: torch.nn.Module, units: dict[int, list[_Unit]], budget: tuple[int, int], layer: int,
+    pool_window: int | None,
     progress: Any,
 ) -> None:
     device = model_device(model)
@@ -318,7 +331,7 @@ def _embedding_units(
     backbone = getattr(model, "backbone", model)
     done = 0
     for _, same in buckets(flat, lambda u: len(u.win.ref)).items():
-        for batch in chunks(same, max(1, batch_size // 2)):
+        for batch in chunks(same, per_batch(budget, 2, len(same[0].win.ref))):
             x = as_ids([w for u in batch for w in (u.win.ref, u.win.alt)], device)
             hidden = _layer(backbone(x, return_all_layers=True), layer)  # (2B, L, D)
             for j, u in enumerate(batch):
@@ -357,7 +370,8 @@ def _head_task(model: torch.nn.Module) -> str:
 
 
 def _head_units(
-    model: torch.nn.Module, units: dict[int, list[_Unit]], batch_size: int, pool_window: int | None, progress: Any
+    model: torch.nn.Module, units: dict[int, list[_Unit]], budget: tuple[int, int], pool_window: int | None,
+    progress: Any,
 ) -> list[str]:
     head_type = getattr(model, "head_type", "lm")
     if head_type not in ("sequence", "token"):
@@ -368,7 +382,7 @@ def _head_units(
     n_out = 0
     done = 0
     for _, same in buckets(flat, lambda u: len(u.win.ref)).items():
-        for batch in chunks(same, max(1, batch_size // 2)):
+        for batch in chunks(same, per_batch(budget, 2, len(same[0].win.ref))):
             x = as_ids([w for u in batch for w in (u.win.ref, u.win.alt)], device)
             out = model(x).double()  # (2B, n) or (2B, L, n)
             for j, u in enumerate(batch):
