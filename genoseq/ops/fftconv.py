@@ -66,7 +66,8 @@ class _FFTConv(torch.autograd.Function):
         off = L - 1 if bidirectional else 0
         ctx.save_for_backward(v, k)
         ctx.bidirectional = bidirectional
-        return z[..., off : off + L]
+        # a compact copy, so the 2L-long irfft buffer is freed rather than kept alive by the saved slice
+        return z[..., off : off + L].contiguous()
 
     @staticmethod
     def backward(ctx, g: Tensor):
