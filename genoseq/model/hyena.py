@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genoseq.ops import long_conv, short_conv
-from genoseq.ops.fftconv import causal_conv_tail
+from genoseq.ops.fftconv import causal_conv_tail, tail_fft_size
 
 _WINDOW_FLOOR = 1e-12  # decay window value at which the filter support ends
 
@@ -117,6 +117,7 @@ class HyenaMixer(nn.Module):
     # ------------------------------------------------------------------ filters
     def train(self, mode: bool = True) -> HyenaMixer:
         self._cache = None
+        self.__dict__.pop("_spectra", None)
         return super().train(mode)
 
     def _filter_params_key(self) -> tuple:
@@ -195,10 +196,24 @@ class HyenaMixer(nn.Module):
             hist = torch.cat([state[f"hist{o}"], vg], dim=-1)  # (B, D, T)
             T = hist.shape[-1]
             k = self.filters(T, cdt)[o]  # (D, T)
-            z = causal_conv_tail(hist, k, Lc).to(v.dtype)  # (B, D, Lc)
+            z = causal_conv_tail(hist, k, Lc, k_spectrum=self._tail_spectrum(o, k, T, Lc)).to(v.dtype)  # (B, D, Lc)
             state[f"hist{o}"] = hist[..., max(0, T - keep) :]
             v = z * gates[0] if o == n_stage - 1 else z
         return self.out_proj(v.transpose(1, 2))
+
+    def _tail_spectrum(self, o: int, k: Tensor, T: int, Lc: int) -> Tensor | None:
+        """rfft of stage o's filter at the streaming FFT size, cached in eval mode (chunks of equal size
+        reuse it once the history has reached the filter support)."""
+        n = tail_fft_size(T, Lc)
+        if n == 0 or self.training or torch.is_grad_enabled():
+            return None
+        key = (o, T, n, k.dtype, self._filter_params_key())
+        cache = self.__dict__.setdefault("_spectra", {})
+        if key not in cache:
+            if len(cache) > 2 * self.order:
+                cache.clear()
+            cache[key] = torch.fft.rfft(k, n=n)
+        return cache[key]
 
     def step(self, x_t: Tensor, state: dict[str, Tensor]) -> Tensor:
         """x_t (B, D) -> y_t (B, D); O(history) per step."""

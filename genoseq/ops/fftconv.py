@@ -158,19 +158,29 @@ def long_conv_direct(
     return y.to(u.dtype)
 
 
-def causal_conv_tail(history: Tensor, k: Tensor, n_out: int, group: int = 32) -> Tensor:
+def tail_fft_size(T: int, n_out: int) -> int:
+    """FFT size :func:`causal_conv_tail` uses for a history of T inputs and n_out outputs (0 = direct)."""
+    if n_out * T <= 8192 or n_out <= 8:
+        return 0
+    return fast_fft_len(T + n_out - 1)
+
+
+def causal_conv_tail(history: Tensor, k: Tensor, n_out: int, group: int = 32,
+                     k_spectrum: Tensor | None = None) -> Tensor:
     """The last ``n_out`` outputs of a causal convolution over ``history`` (streaming Hyena).
 
     history (B, H, T) holds the convolution inputs up to now (the newest ``n_out`` last); k (H, T) the
     filter for lags 0..T-1. Returns z (B, H, n_out), z[j] = sum_{s} k[T - n_out + j - s] * history[s].
-    Short outputs use a direct product; longer ones an FFT of size >= T + n_out - 1 (so negative lags
-    wrap onto k's zero padding), ``group`` channels at a time to bound the FFT workspace.
+    Short outputs use a direct product; longer ones an FFT of size n = tail_fft_size(T, n_out) >= T + n_out - 1
+    (so negative lags wrap onto k's zero padding), ``group`` channels at a time to bound the FFT workspace.
+    ``k_spectrum`` (H, n // 2 + 1): rfft(k, n) precomputed by the caller (reused across equal-size chunks).
     """
     B, H, T = history.shape
     cdt = _compute_dtype(history)
     hist = history.to(cdt)
-    kc = k.to(cdt)
-    if n_out * T <= 8192 or n_out <= 8:
+    n = tail_fft_size(T, n_out)
+    if n == 0:
+        kc = k.to(cdt)
         # z[j] = sum_m k[m] * hist[T - n_out + j - m], m in 0..T-n_out+j
         out = []
         kr = kc.flip(-1)  # kr[i] = k[T-1-i]
@@ -178,10 +188,11 @@ def causal_conv_tail(history: Tensor, k: Tensor, n_out: int, group: int = 32) ->
             end = T - n_out + j + 1
             out.append(torch.einsum("bhs,hs->bh", hist[..., :end], kr[..., T - end :]))
         return torch.stack(out, -1)
-    n = fast_fft_len(T + n_out - 1)
     z = hist.new_empty(B, H, n_out)
     for lo in range(0, H, group):
         hi = min(H, lo + group)
-        zf = torch.fft.rfft(hist[:, lo:hi], n=n) * torch.fft.rfft(kc[lo:hi], n=n)
+        kf = k_spectrum[lo:hi] if k_spectrum is not None else torch.fft.rfft(k[lo:hi].to(cdt), n=n)
+        zf = torch.fft.rfft(hist[:, lo:hi], n=n)
+        zf *= kf
         z[:, lo:hi] = torch.fft.irfft(zf, n=n)[..., T - n_out : T]
     return z

@@ -84,3 +84,18 @@ def test_fast_fft_len():
         while m % 5 == 0:
             m //= 5
         assert m == 1
+
+
+@pytest.mark.parametrize(("T", "n_out"), [(5, 1), (40, 3), (300, 40), (301, 301)])
+def test_causal_conv_tail_matches_direct(T, n_out):
+    from genoseq.ops.fftconv import causal_conv_tail, tail_fft_size
+
+    g = torch.Generator().manual_seed(T)
+    hist = torch.randn(2, 5, T, generator=g, dtype=torch.float64)
+    k = torch.randn(5, T, generator=g, dtype=torch.float64)
+    ref = long_conv_direct(hist, k)[..., T - n_out :]
+    torch.testing.assert_close(causal_conv_tail(hist, k, n_out, group=2), ref, rtol=1e-10, atol=1e-10)
+    n = tail_fft_size(T, n_out)
+    if n:  # the FFT path, with a precomputed filter spectrum
+        spec = torch.fft.rfft(k, n=n)
+        torch.testing.assert_close(causal_conv_tail(hist, k, n_out, k_spectrum=spec), ref, rtol=1e-10, atol=1e-10)
