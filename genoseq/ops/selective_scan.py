@@ -302,9 +302,11 @@ def selective_scan(
         block_len = max(1, BLOCK_ELEMENTS // max(1, batch * dm * n * chunk)) * chunk
     block_len = max(chunk, block_len // chunk * chunk)
     ys = []
-    for start in range(0, length, block_len):
-        sl = slice(start, min(start + block_len, length))
-        y_blk, h = _ScanBlock.apply(dt_g[..., sl], du_g[..., sl], A2, B_g[..., sl], C_g[..., sl], h, chunk)
+    # split (not slicing): its backward concatenates the block gradients once instead of
+    # materialising a full-length zero gradient per block
+    pieces = (t.split(block_len, dim=-1) for t in (dt_g, du_g, B_g, C_g))
+    for dt_b, du_b, B_b, C_b in zip(*pieces, strict=True):
+        y_blk, h = _ScanBlock.apply(dt_b, du_b, A2, B_b, C_b, h, chunk)
         ys.append(y_blk)
     y = torch.cat(ys, dim=-1) if ys else dt_g.new_zeros(batch, groups, dg, 0)
     y = _finish(y.reshape(batch, dm, length), u, D, z).to(u.dtype)

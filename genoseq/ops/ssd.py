@@ -241,9 +241,10 @@ def ssd(
             and any(t is not None and t.requires_grad for t in (x, dt, A, B, C, initial_state))
         )
     ys = []
-    for start in range(0, length, block_len):
-        sl = slice(start, min(start + block_len, length))
-        args = (xg[:, sl], dtg[:, sl], Ag, Bc[:, sl], Cc[:, sl], h)
+    # split (not slicing): its backward concatenates the block gradients once
+    pieces = (t.split(block_len, dim=1) for t in (xg, dtg, Bc, Cc))
+    for x_b, dt_b, B_b, C_b in zip(*pieces, strict=True):
+        args = (x_b, dt_b, Ag, B_b, C_b, h)
         if recompute:
             y_blk, h = checkpoint(_ssd_block, *args, chunk, use_reentrant=False)
         else:
