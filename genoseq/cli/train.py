@@ -63,12 +63,13 @@ def _is_rank_zero() -> bool:
 
 
 def _run(recipe_path: Path, overrides: list[str], out: Path | None, resume: bool, kind: str) -> None:
+    from genoseq.errors import ConfigError
     from genoseq.train.recipe import load_recipe
     from genoseq.train.run import run_recipe
 
     recipe = load_recipe(recipe_path, overrides)
     if recipe.kind != kind:
-        raise typer.BadParameter(f"{recipe_path} is a {recipe.kind} recipe; run it with `genoseq {recipe.kind}`")
+        raise ConfigError(f"{recipe_path} is a {recipe.kind} recipe; run it with `genoseq {recipe.kind}`")
     out = out or _default_out(recipe_path)
     result = run_recipe(recipe, out, resume=resume, command=_command_line())
     if _is_rank_zero():

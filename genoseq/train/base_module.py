@@ -43,6 +43,7 @@ class BaseModule(L.LightningModule):
         self._loss_sum = 0.0
         self._pending_rng: torch.Tensor | None = None
         self.guard: Any = None  # NonFiniteGuard, set by run.py
+        self.last_val_step: int | None = None  # global step of the latest validation
 
     # ------------------------------------------------------------------ hooks for subclasses
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, Any]]:
@@ -102,6 +103,9 @@ class BaseModule(L.LightningModule):
         self._accum, self._loss_sum = 0, 0.0
         if self.guard is not None:
             self.guard.report(self.trainer, False)
+
+    def on_validation_end(self) -> None:
+        self.last_val_step = int(self.trainer.global_step)
 
     # ------------------------------------------------------------------ exact resume
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -47,7 +47,8 @@ def plot_curves(csv_path: str | Path, out_png: str | Path, title: str = "", moni
             ax.plot(xs, ys, style, label=key, markersize=3)
     ax.set_xlabel("step (batches)")
     ax.set_ylabel("loss (nats)")
-    ax.legend(loc="best")
+    if ax.get_lines():
+        ax.legend(loc="best")
     ax.grid(alpha=0.3)
     ax = axes[1]
     keys = [monitor] if monitor and monitor in series and monitor != "val/loss" else []
@@ -56,7 +57,10 @@ def plot_curves(csv_path: str | Path, out_png: str | Path, title: str = "", moni
         xs, ys = zip(*series[key], strict=True)
         ax.plot(xs, ys, "o-", label=key, markersize=3)
     ax.set_xlabel("step (batches)")
-    ax.legend(loc="best") if keys else ax.text(0.5, 0.5, "no validation metric", ha="center")
+    if keys:
+        ax.legend(loc="best")
+    else:
+        ax.text(0.5, 0.5, "no validation metric", ha="center")
     ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)

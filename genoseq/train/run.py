@@ -86,20 +86,21 @@ def lm_objective(recipe_objective: str, model: Any) -> str:
 
 
 def enable_gradient_checkpointing(model: Any) -> int:
-    """Recompute every backbone block in the backward pass (torch.utils.checkpoint, non-reentrant).
+    """Recompute every backbone block in the backward pass.
 
-    Patches the blocks' ``forward`` in place so parameter names do not change. Returns the block count.
+    genoseq blocks have a ``checkpointing`` switch (``"block"``); other modules get their ``forward``
+    wrapped in non-reentrant ``torch.utils.checkpoint`` (parameter names unchanged). The saved model
+    config is not changed. Returns the number of blocks.
     """
     import torch.utils.checkpoint as cp
 
-    blocks = None
-    for name in ("blocks", "layers"):
-        blocks = getattr(getattr(model, "backbone", model), name, None)
-        if blocks is not None:
-            break
+    blocks = getattr(getattr(model, "backbone", model), "blocks", None)
     if blocks is None:
-        raise ConfigError("gradient checkpointing: the model's backbone has no .blocks / .layers")
+        raise ConfigError("gradient checkpointing: the model's backbone has no .blocks")
     for block in blocks:
+        if hasattr(block, "checkpointing"):
+            block.checkpointing = "block"
+            continue
         original = block.forward
 
         def forward(*args: Any, _f: Any = original, **kwargs: Any) -> Any:
@@ -201,6 +202,27 @@ def _fit(trainer: Any, module: Any, data: Any, ckpt: Path | None, guard: Any) ->
         raise GenoseqError(guard.message())
     # the final state, so a finished run can be extended (--set trainer.max_steps=...) and compared
     trainer.save_checkpoint(Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt", weights_only=False)
+    _final_validation(trainer, module, data)
+
+
+def _final_validation(trainer: Any, module: Any, data: Any) -> None:
+    """Validate the final weights when training stopped between two validations, so the best checkpoint is
+    chosen among all candidates (including the end of training)."""
+    import torch
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    if getattr(module, "last_val_step", None) == trainer.global_step:
+        return
+    best = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c.monitor is not None), None)
+    metrics = trainer.validate(module, datamodule=data, verbose=False)
+    if best is None or not metrics or best.monitor not in metrics[0]:
+        return
+    value = float(metrics[0][best.monitor])
+    old = None if best.best_model_score is None else float(best.best_model_score)
+    if old is None or (value < old if best.mode == "min" else value > old):
+        path = Path(trainer.default_root_dir) / "checkpoints" / "best.ckpt"
+        trainer.save_checkpoint(path, weights_only=False)
+        best.best_model_path, best.best_model_score = str(path), torch.tensor(value)
 
 
 def _export_best(trainer: Any, module: Any, out: Path) -> str | None:
