@@ -152,8 +152,13 @@ class HyenaMixer(nn.Module):
     def _streams(self, x: Tensor, conv_state: Tensor | None = None) -> tuple[list[Tensor], Tensor]:
         # W @ x^T gives the channel-major layout (B, (N+1) D, L) directly, contiguous, without a transpose copy
         w, b = self.in_proj.weight, self.in_proj.bias
-        u = torch.matmul(w.to(x.dtype) if not torch.is_autocast_enabled() else w, x.transpose(1, 2))
-        u = u + b.to(u.dtype)[:, None]  # (B, (N+1) D, L)
+        if not torch.is_autocast_enabled():
+            w, b = w.to(x.dtype), b.to(x.dtype)
+        if x.shape[0] == 1:  # one fused addmm on the transposed view (BLAS reads it without a copy)
+            u = torch.addmm(b[:, None], w, x[0].t()).unsqueeze(0)  # (1, (N+1) D, L)
+        else:
+            u = torch.matmul(w, x.transpose(1, 2))
+            u = u + b.to(u.dtype)[:, None]  # (B, (N+1) D, L)
         uc, conv_state = short_conv(u, self.short_conv_weight, self.short_conv_bias, state=conv_state)
         return list(uc.split(self.d_model, dim=1)), conv_state  # N+1 x (B, D, L)
 

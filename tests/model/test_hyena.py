@@ -39,6 +39,7 @@ def test_hyena_matches_reference(order, bidirectional, L):
                        bidirectional=bidirectional).double()
     x = torch.randn(2, L, 8, dtype=torch.float64)
     torch.testing.assert_close(mixer(x), _reference(mixer, x), rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(mixer(x[:1]), _reference(mixer, x[:1]), rtol=1e-9, atol=1e-9)  # batch-1 path
 
 
 def test_filter_is_length_independent_and_decays():
