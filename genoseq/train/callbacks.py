@@ -122,6 +122,18 @@ class Throughput(L.Callback):
         return self.tokens / self.seconds if self.seconds > 0 else 0.0
 
 
+def step_progress_bar() -> L.Callback:
+    """A Rich progress bar labelled by steps ("Training 120/300") rather than by epochs: genoseq trains on
+    an endless example stream bounded by max_steps."""
+    from lightning.pytorch.callbacks import RichProgressBar
+
+    class StepProgressBar(RichProgressBar):
+        def _get_train_description(self, current_epoch: int) -> str:
+            return f"{'Training':{len(self.validation_description)}}"
+
+    return StepProgressBar(leave=True)
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Checkpoint I/O that writes to a temporary file in the same directory, fsyncs and renames (a
     crash never leaves a truncated checkpoint), and loads with ``torch.load(weights_only=True)``."""

@@ -141,9 +141,9 @@ def _make_trainer(recipe: Recipe, out: Path, monitor: tuple[str, str], guard: An
     callbacks = [last, best, guard, Throughput(), *extra_callbacks]
     if t.progress_bar:
         try:
-            from lightning.pytorch.callbacks import RichProgressBar
+            from genoseq.train.callbacks import step_progress_bar
 
-            callbacks.append(RichProgressBar(leave=True))
+            callbacks.append(step_progress_bar())
         except (ImportError, ModuleNotFoundError):  # rich missing: Lightning's tqdm bar
             pass
     loggers: list = [CSVLogger(str(out), name="logs", version="")]
