@@ -1,0 +1,181 @@
+"""Triton long_conv (Monarch FFT) kernel: interpreter runs against the float64 oracle, and AOT builds.
+
+Kernels run on CPU through the Triton interpreter (TRITON_INTERPRET=1, set before triton is first
+imported; its tl.dot is exact fp32, so fp32 inputs must match the float64 O(L^2) oracle to a relative RMSE
+of 1e-5). Ahead-of-time compilation for sm_80 and sm_90 (no GPU: 0 register spills, shared memory within
+164 / 227 KiB) runs in a subprocess without the interpreter, since triton fixes the mode at import.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TRITON_INTERPRET", "1")  # must precede the first import of the kernels
+
+import inspect
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from genoseq.ops.fftconv import long_conv_direct
+
+FP32_TOL = 1e-5  # relative RMSE, fp32 inputs vs the float64 oracle on the same values
+FP16_TOL = 2e-3  # fp16 inputs/outputs (output rounding alone is ~3e-4)
+BF16_TOL = 1.5e-2  # bf16 inputs/outputs (output rounding alone is ~2e-3)
+
+
+@pytest.fixture(scope="module")
+def lc():
+    from genoseq_kernels import long_conv as module
+
+    if os.environ.get("TRITON_INTERPRET") != "1":
+        pytest.skip("TRITON_INTERPRET was changed before this module was imported")
+    return module
+
+
+def rrmse(got: torch.Tensor, ref: torch.Tensor) -> float:
+    ref = ref.double()
+    return ((got.double() - ref).norm() / ref.norm().clamp_min(1e-30)).item()
+
+
+def _inputs(B, H, L, bidirectional, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    kl = 2 * L - 1 if bidirectional else L
+    mk = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)  # noqa: E731
+    return mk(B, H, L), mk(H, kl) / max(1, L) ** 0.5, mk(H), mk(B, H, L), mk(B, H, L)
+
+
+GATINGS = {
+    "plain": lambda skip, pre, post: {},
+    "skip": lambda skip, pre, post: {"skip": skip},
+    "gated": lambda skip, pre, post: {"skip": skip, "pre_gate": pre, "post_gate": post},
+}
+
+
+@pytest.mark.interpreter
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["causal", "bidir"])
+@pytest.mark.parametrize("L", [1, 2, 7, 64, 100, 256])
+def test_forward_matches_direct_fp32(lc, L, bidirectional):
+    u, k, skip, pre, post = _inputs(3, 2, L, bidirectional)  # B = 3: the second pair has one row
+    for name, kw in GATINGS.items():
+        kw64 = kw(skip, pre, post)
+        kw32 = {key: val.float() for key, val in kw64.items()}
+        y = lc.long_conv(u.float(), k.float(), bidirectional=bidirectional, **kw32)
+        ref = long_conv_direct(u, k, bidirectional=bidirectional, **kw64)
+        assert y.dtype == torch.float32 and y.shape == (3, 2, L)
+        assert rrmse(y, ref) < FP32_TOL, (name, rrmse(y, ref))
+
+
+def _check_grads(lc, B, H, L, bidirectional, inner_max=None, seed=1):
+    u, k, skip, pre, post = _inputs(B, H, L, bidirectional, seed=seed)
+    gy = torch.randn(B, H, L, dtype=torch.float64, generator=torch.Generator().manual_seed(seed + 7))
+    t64 = [t.clone().requires_grad_() for t in (u, k, skip, pre, post)]
+    t32 = [t.float().requires_grad_() for t in (u, k, skip, pre, post)]
+    kwargs = {} if inner_max is None else {"inner_max": inner_max}
+    y = lc.long_conv(*t32, bidirectional=bidirectional, **kwargs)
+    ref = long_conv_direct(*t64, bidirectional=bidirectional)
+    assert rrmse(y, ref) < FP32_TOL
+    got = torch.autograd.grad((y.double() * gy).sum(), t32)
+    want = torch.autograd.grad((ref * gy).sum(), t64)
+    for name, a, b in zip(("u", "k", "skip", "pre", "post"), got, want, strict=True):
+        assert a.dtype == torch.float32 and a.shape == b.shape, name
+        assert rrmse(a, b) < FP32_TOL, (name, rrmse(a, b))
+
+
+@pytest.mark.interpreter
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["causal", "bidir"])
+@pytest.mark.parametrize("L", [1, 7, 100])
+def test_backward_matches_direct_fp32(lc, L, bidirectional):
+    _check_grads(lc, 3, 2, L, bidirectional)
+
+
+@pytest.mark.interpreter
+@pytest.mark.slow
+@pytest.mark.parametrize("L,bidirectional", [(300, True), (2000, False)], ids=["L300-bidir", "L2000-causal"])
+def test_three_pass_path_matches_direct(lc, L, bidirectional):
+    # inner_max=256 forces N = 4096 = P 16 x M 256: outer DFT kernel, inner kernel in OUTER mode, inverse outer
+    assert lc.plan(L, 256) == dict(N=4096, P=16, M1=16, M2=16)
+    _check_grads(lc, 2, 2, L, bidirectional, inner_max=256)
+
+
+@pytest.mark.interpreter
+@pytest.mark.slow
+def test_three_pass_path_wide_outer_tiles(lc):
+    # default inner_max=512 at L=5000: N = 16384 = P 32 x M 512, 32-row outer tiles, two reduction chunks
+    L = 5000
+    assert lc.plan(L) == dict(N=16384, P=32, M1=16, M2=32)
+    u, k, skip, pre, post = _inputs(1, 1, L, False, seed=3)
+    y = lc.long_conv(u.float(), k.float(), skip.float(), pre.float(), post.float())
+    assert rrmse(y, long_conv_direct(u, k, skip, pre, post)) < FP32_TOL
+
+
+@pytest.mark.interpreter
+@pytest.mark.parametrize("dtype,tol", [(torch.float16, FP16_TOL), (torch.bfloat16, BF16_TOL)], ids=["fp16", "bf16"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["causal", "bidir"])
+def test_half_precision_inputs(lc, dtype, tol, bidirectional):
+    u, k, skip, pre, post = (t.to(dtype) for t in _inputs(2, 3, 64, bidirectional, seed=5))
+    y = lc.long_conv(u, k, skip, pre, post, bidirectional)
+    assert y.dtype == dtype
+    ref = long_conv_direct(*(t.double() for t in (u, k, skip, pre, post)), bidirectional=bidirectional)
+    assert rrmse(y, ref) < tol
+
+
+def test_plan_covers_every_length(lc):
+    for L in list(range(1, 600)) + [2047, 2048, 2049, 131072, 1 << 20, 3_000_001]:
+        cfg = lc.plan(L)
+        n, p, m1, m2 = cfg["N"], cfg["P"], cfg["M1"], cfg["M2"]
+        assert n >= 2 * L - 1 and n == p * m1 * m2 and n & (n - 1) == 0
+        assert 16 <= m1 <= m2 and m1 * m2 <= lc.INNER_MAX
+        assert p == 1 or p >= 16
+    assert lc.plan(1 << 20) == dict(N=1 << 21, P=4096, M1=16, M2=32)  # 2M-point FFT for L = 1M
+
+
+def test_unsupported_reasons(lc):
+    assert lc.unsupported(torch.zeros(1, 1, 8), torch.zeros(1, 8)) is None
+    assert "dtype" in lc.unsupported(torch.zeros(1, 1, 8, dtype=torch.float64), torch.zeros(1, 8))
+    long = torch.empty(1, 1, lc.MAX_N, dtype=torch.float16)
+    assert "length" in lc.unsupported(long, long[0])
+    with pytest.raises(ValueError, match="k must be"):
+        lc.long_conv(torch.zeros(1, 2, 8), torch.zeros(2, 7))
+
+
+# ---- ahead-of-time compilation (no GPU) -------------------------------------------------------------
+
+def test_aot_configs_shape(lc):
+    cfgs = list(lc.aot_configs())
+    names = {c["fn"].__name__ for c in cfgs}
+    assert names == {"long_conv_inner_kernel", "long_conv_outer_fwd_kernel", "long_conv_outer_inv_kernel"}
+    assert {c["dtype"] for c in cfgs} == {"fp32", "bf16", "fp16"}
+    for c in cfgs:
+        assert set(c) >= {"fn", "config", "dtype", "fp32_ptrs", "constexprs", "num_warps"}
+        params = inspect.signature(getattr(c["fn"], "fn", c["fn"])).parameters  # JIT or interpreted
+        assert set(c["constexprs"]) <= set(params)
+
+
+AOT_SCRIPT = """
+import json, os
+from triton.backends.nvidia.compiler import get_ptxas
+from genoseq_kernels import aot, long_conv
+# fp32 (tf32x3 dots) is the register-heaviest variant of each kernel; all variants: genoseq doctor --compile
+heavy = [c for c in long_conv.aot_configs() if c["dtype"] == "fp32"
+         and ("M=16x32" in c["config"] or "rows=32" in c["config"])]
+for cap in (80, 90):
+    for cfg in heavy:  # the ptxas triton itself uses for this target, so the PTX version matches
+        row = aot.compile_one(cfg, cap, get_ptxas(cap).path)
+        print(json.dumps(dict(row.__dict__, limit=aot.TARGETS[cap])))
+"""
+
+
+@pytest.mark.slow
+def test_aot_compiles_without_spills():
+    pytest.importorskip("triton")
+    env = dict(os.environ, TRITON_INTERPRET="0", TRITON_DEFAULT_FP_FUSION="1")
+    out = subprocess.run([sys.executable, "-c", AOT_SCRIPT], capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert len(rows) == 8 and {r["target"] for r in rows} == {"sm_80", "sm_90"}
+    for r in rows:
+        assert r["ok"] and r["spills"] == 0 and 0 < r["shared_bytes"] <= r["limit"], r
