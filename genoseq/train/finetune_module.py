@@ -91,14 +91,14 @@ class FinetuneModule(BaseModule):
         self._eval_step(batch, self.val_metrics, "val")
 
     def on_validation_epoch_end(self) -> None:
-        self.log_dict(self.val_metrics.compute(), prog_bar=False)
+        self.log_dict({k: v.float() for k, v in self.val_metrics.compute().items()}, prog_bar=False)
         self.val_metrics.reset()
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._eval_step(batch, self.test_metrics, "test")
 
     def on_test_epoch_end(self) -> None:
-        self.log_dict(self.test_metrics.compute())
+        self.log_dict({k: v.float() for k, v in self.test_metrics.compute().items()})
         self.test_metrics.reset()
 
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
