@@ -36,7 +36,7 @@ class GenomeAccess:
         if isinstance(genome, (str, PathLike)):
             from genoseq.data.genome import Genome
 
-            genome = Genome(genome)
+            genome = Genome(genome, aliases=True)
         if isinstance(genome, GenomeAccess):
             self._dict, self._genome, self.lengths = genome._dict, genome._genome, genome.lengths
             return
