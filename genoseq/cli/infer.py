@@ -87,6 +87,7 @@ def register(app: typer.Typer) -> None:
         window: int = typer.Option(None, help="Window length centred on each variant (default: model max_len, <= 8192)."),
         rc_average: bool = typer.Option(True, "--rc-average/--forward-only", help="Average both strands."),
         layer: int = typer.Option(-1, help="Layer for --method embedding."),
+        pool_window: int = typer.Option(None, help="Bases around the variant pooled for --method embedding/head."),
         batch_size: int = typer.Option(8, help="Sequences per forward pass."),
         device: str = typer.Option("cpu", help="torch device."),
     ) -> None:
@@ -107,7 +108,7 @@ def register(app: typer.Typer) -> None:
             n_units = len(variants) * (2 if rc_average else 1)
             with _progress("scoring", n_units) as update:
                 table = score_fn(m, g, variants, method=method, window=window, rc_average=rc_average, layer=layer,
-                                 batch_size=batch_size, progress=update)
+                                 pool_window=pool_window, batch_size=batch_size, progress=update)
             if is_vcf:
                 from genoseq.infer.vcf_writer import write_scored_vcf
 

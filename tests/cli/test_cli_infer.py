@@ -157,3 +157,21 @@ def test_ism_and_generate(tmp_path, model_dir):
     assert res.exit_code == 0, res.output
     lines = gen.read_text().splitlines()
     assert len(lines) == 4 and lines[0].startswith(">genoseq_sample_1") and len(lines[1]) == 16
+
+
+def test_score_variants_embedding_method_to_vcf(tmp_path, model_dir):
+    import pysam
+
+    vcf = DATA / "test.isa.vcf"
+    genome = _genome_for(vcf, tmp_path / "g.fa")
+    out = tmp_path / "e.vcf"
+    res = runner.invoke(app, ["score-variants", "--model", str(model_dir), "--genome", str(genome), "--vcf", str(vcf),
+                              "--out", str(out), "--window", "24", "--method", "embedding", "--layer", "1",
+                              "--pool-window", "5"])
+    assert res.exit_code == 0, res.output
+    with pysam.VariantFile(str(out)) as fh:
+        recs = list(fh)
+    assert len(recs) == 5 and "GENOSEQ_EMB_COSINE" in recs[0].header.info
+    assert recs[0].info["GENOSEQ_STATUS"] == ("skipped_symbolic",)
+    assert "GENOSEQ_EMB_L2" not in recs[0].info
+    assert recs[4].info["GENOSEQ_EMB_L2"][0] > 0
