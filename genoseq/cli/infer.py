@@ -102,6 +102,8 @@ def register(app: typer.Typer) -> None:
             is_vcf = name.endswith((".vcf", ".vcf.gz", ".bcf"))
             if not (is_vcf or name.endswith((".tsv", ".parquet"))):
                 raise GenoseqError(f"--out {out} must end in .tsv, .vcf, .vcf.gz, .bcf or .parquet")
+            if is_vcf and not vcf.name.lower().endswith((".vcf", ".vcf.gz", ".vcf.bgz", ".bcf")):
+                raise GenoseqError(f"VCF output needs VCF/BCF input; {vcf} is a table: write .tsv or .parquet")
             variants = read_variants(vcf)
             g = Genome(genome, aliases=True)
             m = _load(model, device)

@@ -116,7 +116,10 @@ def validate(variants: list[VariantIn], genome: GenomeAccess, max_allele: int) -
             continue
         name = genome.resolve(v.chrom)
         if name is None:
-            v.skip("unknown_contig", f"contig {v.chrom!r} is not in the genome and no alias matched")
+            names = list(genome.lengths)
+            shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+            v.skip("unknown_contig", f"contig {v.chrom!r} is not in the genome and no alias matched "
+                                     f"(genome contigs: {shown})")
             continue
         v.contig = name
         clen = genome.lengths[name]
