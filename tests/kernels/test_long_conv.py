@@ -123,6 +123,18 @@ def test_half_precision_inputs(lc, dtype, tol, bidirectional):
     assert rrmse(y, ref) < tol
 
 
+@pytest.mark.interpreter
+@pytest.mark.parametrize("dtype,tol", [(torch.float16, FP16_TOL), (torch.bfloat16, BF16_TOL)], ids=["fp16", "bf16"])
+def test_three_pass_half_precision(lc, dtype, tol):
+    # the three-pass intermediate stays fp32 for half inputs: error is the output rounding plus tf32-free dots
+    assert lc.buffer_dtype(dtype) == torch.float32
+    u, k, skip, pre, post = (t.to(dtype) for t in _inputs(1, 2, 1500, True, seed=6))
+    y = lc.long_conv(u, k, skip, pre, post, True, inner_max=256)
+    assert y.dtype == dtype
+    ref = long_conv_direct(*(t.double() for t in (u, k, skip, pre, post)), bidirectional=True)
+    assert rrmse(y, ref) < tol, rrmse(y, ref)
+
+
 def test_plan_covers_every_length(lc):
     for L in list(range(1, 600)) + [2047, 2048, 2049, 131072, 1 << 20, 3_000_001]:
         cfg = lc.plan(L)
