@@ -38,6 +38,7 @@ def expected_llr(model, genome, chrom, pos, ref, alt, width):
 CASES = [
     ("chr1", 60, None, "T"),  # SNV mid-contig
     ("chr1", 2, None, "G"),  # window clipped at the contig start
+    ("chr1", 1, None, "G"),  # first base: empty shared prefix on the forward strand
     ("chr1", 119, None, "C"),  # clipped at the end
     ("chr1", 40, 3, None),  # deletion of 2 bases (REF 3 bases, ALT its first)
     ("chr1", 50, 1, "ACG"),  # insertion
