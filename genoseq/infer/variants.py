@@ -11,7 +11,8 @@ Methods (``method=``):
   expanded to the ref and alt continuations, and only the suffix from the variant on is computed.
   Variants sharing a window and a prefix (several ALTs, ISM) share one prefix and one ref suffix.
 - ``"masked_llr"`` (bidirectional masked LMs): log P(alt) - log P(ref) at the masked variant
-  position(s), averaged over strands (substitutions only: SNVs and MNPs).
+  position(s), averaged over strands (substitutions only: SNVs and MNPs). For a model with
+  ``config.rc_equivariant`` both strands give the same value exactly, so only the forward strand is run.
 - ``"embedding"``: cosine similarity and L2 distance between ref and alt embeddings at ``layer``,
   mean-pooled over ``pool_window`` bases around the variant (whole window when None).
 - ``"head"`` (fine-tuned models): difference (and log-ratio) of the head's predictions, alt - ref
@@ -121,7 +122,10 @@ def score_variants(
             if v.status == "ok" and len(v.ref) != len(v.alt):
                 v.skip("unsupported", "masked_llr scores substitutions only (REF and ALT of equal length)")
     strands = ("+", "-") if rc_average else ("+",)
-    units, bounds = build_units(access, vs, width, strands)
+    # an exactly RC-equivariant masked LM gives the same masked log-probabilities on both strands
+    mirror = rc_average and method == "masked_llr" and bool(getattr(getattr(model, "config", None),
+                                                                    "rc_equivariant", False))
+    units, bounds = build_units(access, vs, width, ("+",) if mirror else strands)
     model.eval()
     scorer = {"llr": _score_llr, "masked_llr": _score_masked, "embedding": _score_embedding, "head": _score_head}
     extra_cols: list[str] = []
@@ -133,6 +137,9 @@ def score_variants(
             extra_cols = _head_units(model, units, (batch_size, max_tokens), pool_window, progress)
         elif method == "masked_llr":
             _masked_units(model, units, (batch_size, max_tokens), progress)
+            if mirror:
+                for us in units.values():
+                    us.append(_Unit(us[0].variant, "-", us[0].win, dict(us[0].extra)))
         else:
             _embedding_units(model, units, (batch_size, max_tokens), layer, pool_window, progress)
     rows = []

@@ -76,6 +76,11 @@ def test_masked_llr_and_embedding_on_bidirectional(genome):
     table = score_variants(model, genome, subs, method="masked_llr", window=33)
     assert table["status"] == ["ok"] * len(subs)
     assert np.isfinite(table["masked_llr"]).all()
+    # rc_equivariant: the reverse strand is mirrored, not run; running it gives the same numbers
+    model.config = model.config.replace(rc_equivariant=False)
+    both = score_variants(model, genome, subs, method="masked_llr", window=33)
+    np.testing.assert_allclose(both["masked_llr_rev"], table["masked_llr_rev"], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(both["masked_llr"], table["masked_llr"], rtol=0, atol=1e-10)
     emb = score_variants(model, genome, subs, method="embedding", window=33, pool_window=9)
     assert all(-1 <= c <= 1 + 1e-9 for c in emb["emb_cosine"]) and all(d > 0 for d in emb["emb_l2"])
 
