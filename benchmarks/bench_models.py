@@ -8,8 +8,8 @@ Each case runs in a child process (2 threads, batch 1) and prints one JSON line:
 {"model", "mode", "length", "dtype", "max_len", "tokens_per_s", "seconds", "peak_rss_mb", "params"} or an
 "error". Training = forward + backward of the next-token loss; inference = forward without grad, or
 ``embed_long`` chunked prefill (mean-pooled hidden states, bounded memory) for lengths above --chunk.
-Peak RSS is the child's ``ru_maxrss``. ``tokens_per_s_cpu`` = tokens * threads / process CPU seconds: the
-rate an idle machine would give, when other processes share the cores.
+Peak RSS is the child's ``ru_maxrss``. ``tokens_per_cpu_s`` = tokens / process CPU seconds: on a machine
+shared with other processes (wall time inflated), an idle 2-thread run lands between this and twice it.
 
 Models: the presets plus benchmark shapes of about hyenadna-tiny's size (~0.44M parameters):
 ``bench-mamba`` (4 x M, d 128), ``bench-mamba2`` (4 x S, d 128), ``bench-hybrid`` (H S M H, d 128; no
@@ -85,7 +85,7 @@ def child(args: argparse.Namespace) -> dict:
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {"model": args.model, "mode": args.mode, "length": L, "dtype": args.dtype,
             "max_len": model.config.max_len, "tokens_per_s": round(L / seconds, 1), "seconds": round(seconds, 3),
-            "cpu_seconds": round(cpu, 3), "tokens_per_s_cpu": round(L * args.threads / cpu, 1),
+            "cpu_seconds": round(cpu, 3), "tokens_per_cpu_s": round(L / cpu, 1),
             "checkpointing": args.checkpointing,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "params": model.num_parameters(), "threads": args.threads}
@@ -108,12 +108,17 @@ def main() -> None:
     p.add_argument("--checkpointing", default="none", choices=["none", "mlp", "block"],
                    help="activation checkpointing for training cases")
     p.add_argument("--timeout", type=int, default=900, help="seconds per case")
+    p.add_argument("--omp-passive", action="store_true",
+                   help="OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning (use on a shared "
+                        "machine, where spinning threads burn the CPU time other processes need)")
     args = p.parse_args()
     if args.child:
         print(json.dumps(child(args)), flush=True)
         return
     default_lengths = {"train": [1024, 8192, 32768, 131072], "infer": [8192, 131072, 1048576]}
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
+    if args.omp_passive:
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
     for mode in args.modes.split(","):
         lengths = [int(x) for x in args.lengths.split(",")] if args.lengths else default_lengths[mode]
         for model in args.models.split(","):
