@@ -86,19 +86,22 @@ class PretrainData(L.LightningDataModule):
 
 
 def fixed_windows(regions: list[Region], seq_len: int, n: int) -> list[Region]:
-    """Up to ``n`` non-overlapping windows of ``seq_len`` tiling ``regions``, evenly spaced over the
-    tiles (deterministic). Regions shorter than ``seq_len`` give one padded window."""
-    tiles = []
-    for r in regions:
-        if r.end - r.start < seq_len:
-            tiles.append(Region(r.contig, r.start, r.start + seq_len))
-            continue
-        for s in range(r.start, r.end - seq_len + 1, seq_len):
-            tiles.append(Region(r.contig, s, s + seq_len))
-    if len(tiles) <= n:
-        return tiles
-    pick = np.linspace(0, len(tiles) - 1, n).round().astype(int)
-    return [tiles[i] for i in pick]
+    """Up to ``n`` non-overlapping windows of ``seq_len`` tiling ``regions``, evenly spaced over all the
+    tiles (deterministic; tiles are counted, never all built). A region shorter than ``seq_len`` gives one
+    padded window."""
+    if not regions:
+        return []
+    counts = np.array([max(1, (r.end - r.start) // seq_len) for r in regions], dtype=np.int64)
+    total = int(counts.sum())
+    picks = np.arange(total) if total <= n else np.linspace(0, total - 1, n).round().astype(np.int64)
+    starts = np.cumsum(counts) - counts
+    out = []
+    for t in picks:
+        i = int(np.searchsorted(starts, t, side="right") - 1)
+        r = regions[i]
+        s = r.start + int(t - starts[i]) * seq_len
+        out.append(Region(r.contig, s, s + seq_len))
+    return out
 
 
 def genome_splits(genome: Any, *, split_bed: Path | None = None, val_contigs: list[str] = (),

@@ -12,6 +12,7 @@ random genome window), ``position`` seeds the per-example randomness (window, st
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -74,17 +75,15 @@ class SeqLenSchedule:
         return pos
 
 
-def task_index(seed: int, position: int, n_items: int, _cache: dict = {}) -> int:  # noqa: B006
-    """Item of a finite split at stream ``position``: permutation of data epoch position // n_items."""
+@functools.lru_cache(maxsize=8)
+def _epoch_permutation(seed: int, epoch: int, n_items: int) -> np.ndarray:
+    return np.random.default_rng([seed, epoch, 7]).permutation(n_items)
+
+
+def task_index(seed: int, position: int, n_items: int) -> int:
+    """Item of a finite split at stream ``position``: a fresh permutation per data epoch position // n_items."""
     epoch, offset = divmod(position, n_items)
-    key = (seed, epoch, n_items)
-    perm = _cache.get(key)
-    if perm is None:
-        if len(_cache) > 8:
-            _cache.clear()
-        perm = np.random.default_rng([seed, epoch, 7]).permutation(n_items)
-        _cache[key] = perm
-    return int(perm[offset])
+    return int(_epoch_permutation(seed, epoch, n_items)[offset])
 
 
 class StreamBatchSampler:

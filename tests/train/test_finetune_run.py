@@ -58,6 +58,7 @@ def test_self_pretraining_then_frozen_finetune(tmp_path):
         assert not torch.equal(emb_pre, emb_fin)
 
 
+@pytest.mark.slow
 def test_nonfinite_losses_stop_with_checkpoint(tiny_pretrain, tmp_path, monkeypatch):
     import genoseq.train.run as run_mod
     from genoseq.errors import GenoseqError

@@ -12,6 +12,7 @@ from genoseq.train.finetune_module import task_loss
 from genoseq.train.metrics import build_metrics, metric_inputs, monitor_for
 
 
+@pytest.mark.slow
 def test_gradient_checkpointing_gives_same_gradients():
     from genoseq.model.build import build_model
     from genoseq.model.presets import get_preset

@@ -85,3 +85,15 @@ def test_fixed_sampler_shards_in_order():
     s = FixedBatchSampler(5, 2, 16)
     assert list(s) == [[(0, 0, 16), (1, 1, 16)], [(2, 2, 16), (3, 3, 16)], [(4, 4, 16)]]
     assert list(FixedBatchSampler(5, 2, 16, rank=1, world_size=2)) == [[(2, 2, 16), (3, 3, 16)]]
+
+
+def test_fixed_windows_tile_evenly():
+    from genoseq.train.datamodules import fixed_windows
+    from genoseq.train.datasets import Region
+
+    regions = [Region("a", 0, 100), Region("b", 10, 35), Region("c", 0, 5)]
+    tiles = fixed_windows(regions, 20, 100)
+    assert [(w.contig, w.start, w.end) for w in tiles] == [
+        ("a", 0, 20), ("a", 20, 40), ("a", 40, 60), ("a", 60, 80), ("a", 80, 100), ("b", 10, 30), ("c", 0, 20)]
+    picked = fixed_windows(regions, 20, 3)
+    assert [(w.contig, w.start) for w in picked] == [("a", 0), ("a", 60), ("c", 0)]
