@@ -17,15 +17,25 @@ import sys
 import time
 
 
-def run_one(length: int, pattern: str, d_model: int, n_layer: int, checkpointing: str) -> dict:
+def run_one(
+    length: int, pattern: str, d_model: int, n_layer: int, checkpointing: str, threads: int, mlp_type: str
+) -> dict:
     import torch
+
+    if threads > 0:
+        torch.set_num_threads(threads)
 
     from genoseq.model.build import build_model
     from genoseq.model.config import ModelConfig
 
     torch.manual_seed(0)
     config = ModelConfig(
-        d_model=d_model, n_layer=n_layer, layer_pattern=pattern, max_len=length, checkpointing=checkpointing
+        d_model=d_model,
+        n_layer=n_layer,
+        layer_pattern=pattern,
+        max_len=length,
+        checkpointing=checkpointing,
+        mlp_type=mlp_type,
     )
     model = build_model(config).train()
     params = sum(p.numel() for p in model.parameters())
@@ -44,6 +54,7 @@ def run_one(length: int, pattern: str, d_model: int, n_layer: int, checkpointing
         "n_layer": n_layer,
         "params": params,
         "checkpointing": checkpointing,
+        "mlp_type": mlp_type,
         "seconds": round(seconds, 2),
         "tokens_per_s": round(length / seconds),
         "peak_rss_gib": round(peak / 2**20, 2),
@@ -61,16 +72,27 @@ def main() -> None:
     parser.add_argument(
         "--checkpointing", nargs="+", default=["none", "block"], choices=["none", "mlp", "block"]
     )
+    parser.add_argument("--mlp-type", default="none", help="ModelConfig.mlp_type (none = mixers only)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     parser.add_argument("--child", nargs=2, metavar=("L", "CHECKPOINTING"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        row = run_one(int(args.child[0]), args.pattern, args.d_model, args.n_layer, args.child[1])
+        row = run_one(
+            int(args.child[0]), args.pattern, args.d_model, args.n_layer, args.child[1], args.threads
+        )
         print(json.dumps(row), flush=True)
         return
     for length in args.lengths:
         for ckpt in args.checkpointing:
             cmd = [sys.executable, __file__, "--child", str(length), ckpt, "--pattern", args.pattern]
-            cmd += ["--d-model", str(args.d_model), "--n-layer", str(args.n_layer)]
+            cmd += [
+                "--d-model",
+                str(args.d_model),
+                "--n-layer",
+                str(args.n_layer),
+                "--threads",
+                str(args.threads),
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 print(json.dumps({"L": length, "checkpointing": ckpt, "error": proc.stderr.strip()[-500:]}))

@@ -81,7 +81,10 @@ def main() -> None:
     parser.add_argument("--no-ref", action="store_true", help="skip the sequential oracles")
     parser.add_argument("--no-backward", action="store_true")
     parser.add_argument("--ops", nargs="+", default=["selective_scan", "ssd"])
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     args = parser.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     shape = {"d_inner": args.d_inner, "d_state": args.d_state, "threads": torch.get_num_threads()}
     for length in args.lengths:
         for dname in args.dtypes:

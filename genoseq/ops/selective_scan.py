@@ -150,13 +150,21 @@ def _from_steps(x: Tensor, length: int) -> Tensor:
     return x.permute(1, 2, 4, 3, 0).reshape(b, g, k, nc * T)[..., :length]
 
 
-def _scan_states(decay: Tensor, inp: Tensor, chunk_decay: Tensor, h0: Tensor, reverse: bool = False):
+def _scan_states(
+    decay: Tensor,
+    inp: Tensor,
+    chunk_decay: Tensor,
+    h0: Tensor,
+    reverse: bool = False,
+    readout: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
     """All states of h_t = decay_t * h_{t-1} + inp_t over a block laid out in chunks (no autograd).
 
     decay, inp: (T, B, G, nc, N, Dg); chunk_decay: (B, G, nc, N, Dg) = the product of a chunk's
     decays; h0: (B, G, N, Dg) the state before the block (after it when ``reverse``: then the
     recurrence runs from the last step to the first). Returns (states (T, B, G, nc, N, Dg), the
-    state after the last step processed).
+    state after the last step processed); with ``readout`` C (T, B, G, nc, N, 1) the first result
+    is instead y_t = sum_n C_t h_t (T, B, G, nc, Dg), read while each step's slab is in cache.
 
     1) all chunks at once from a zero state (a T-step loop over slabs of all chunks), 2) the true
     state passed from chunk to chunk (an nc-step loop), 3) the T steps rerun from the true starts.
@@ -173,6 +181,12 @@ def _scan_states(decay: Tensor, inp: Tensor, chunk_decay: Tensor, h0: Tensor, re
         starts[c] = carry
         carry = torch.addcmul(h[:, :, c], chunk_decay[:, :, c], carry)  # (B, G, N, Dg)
     h = torch.stack(starts, dim=2)  # (B, G, nc, N, Dg)
+    if readout is not None:
+        ys = [None] * T
+        for t in steps:
+            h = torch.addcmul(inp[t], decay[t], h)
+            ys[t] = (h * readout[t]).sum(-2)  # (B, G, nc, Dg)
+        return torch.stack(ys), carry
     out = torch.empty_like(inp)
     for t in steps:
         h = torch.addcmul(inp[t], decay[t], h, out=out[t])
@@ -196,12 +210,12 @@ class _Layout:
         self.A = A2.unsqueeze(1)  # (G, 1, N, Dg)
         self.chunk = chunk
 
-    def states(self, h0: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Forward states: (decay, inp, states (T, B, G, nc, N, Dg), state after the block)."""
+    def states(self, h0: Tensor, readout: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Forward states: (decay, inp, states (T, B, G, nc, N, Dg) or y, state after the block)."""
         decay = torch.exp2(self.dt * self.A)  # (T, B, G, nc, N, Dg)
         inp = self.du * self.B  # (T, B, G, nc, N, Dg)
         chunk_decay = torch.exp2(self.dt.sum(0) * self.A)  # (B, G, nc, N, Dg)
-        hs, h_end = _scan_states(decay, inp, chunk_decay, h0)
+        hs, h_end = _scan_states(decay, inp, chunk_decay, h0, readout=readout)
         return decay, inp, hs, h_end
 
 
@@ -216,8 +230,7 @@ class _ScanBlock(torch.autograd.Function):
     @staticmethod
     def forward(ctx, dt, du, A2, B, C, h0, chunk):  # type: ignore[override]
         lay = _Layout(dt, du, A2, B, C, chunk)
-        _, _, hs, h_end = lay.states(h0)
-        y = (hs * lay.C).sum(-2)  # (T, B, G, nc, Dg)
+        _, _, y, h_end = lay.states(h0, readout=lay.C)  # y: (T, B, G, nc, Dg)
         ctx.save_for_backward(dt, du, A2, B, C, h0)
         ctx.chunk = chunk
         return _from_steps(y, lay.length), h_end
