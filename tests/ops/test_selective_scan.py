@@ -154,3 +154,26 @@ def test_bad_shapes_raise_config_error():
         selective_scan(
             **{**inputs, "B": torch.zeros(1, 3, 3, 10, dtype=F64), "C": torch.zeros(1, 3, 3, 10, dtype=F64)}
         )
+
+
+def saved_bytes_for_backward(fn) -> int:
+    """Bytes of the tensors autograd keeps for backward while running fn (distinct storages)."""
+    storages = {}
+
+    def pack(t):
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(storages.values())
+
+
+def test_memory_kept_for_backward_has_no_state_factor():
+    # (B, Dm, L) inputs are 64 * 2048 * 8 bytes = 1 MiB each; the expanded states (B, Dm, L, N) would
+    # be 32 MiB. What autograd keeps must stay a small multiple of the inputs.
+    inputs = make_inputs(1, 2048, 64, 32, 0, seed=10)
+    leaves = {k: v.clone().requires_grad_(True) for k, v in inputs.items()}
+    one_input = inputs["u"].numel() * inputs["u"].element_size()
+    kept = saved_bytes_for_backward(lambda: selective_scan(**leaves, delta_softplus=True, block_len=256))
+    assert kept < 12 * one_input, kept / one_input
