@@ -83,7 +83,11 @@ class BaseModule(L.LightningModule):
         self._accum, self._loss_sum = 0, 0.0
         params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
         max_norm = self.grad_clip if self.grad_clip is not None else float("inf")
-        norm = torch.nn.utils.clip_grad_norm_(params, max_norm) if params else torch.zeros(())
+        wrapped = getattr(self.trainer.strategy, "model", None)
+        if hasattr(wrapped, "clip_grad_norm_"):  # FSDP: the norm over all shards
+            norm = wrapped.clip_grad_norm_(max_norm)
+        else:
+            norm = torch.nn.utils.clip_grad_norm_(params, max_norm) if params else torch.zeros(())
         if not self._all_finite(bool(torch.isfinite(norm).item())):
             self._skip(opt)
             return

@@ -285,6 +285,9 @@ def _build(cls: type, raw: dict[str, Any], path: str) -> Any:
     return cls(**kwargs)
 
 
+PRECISIONS = ("auto", "32-true", "32", "bf16-mixed", "bf16-true", "64-true", "64")
+
+
 def _check_semantics(recipe: Recipe) -> None:
     """Cross-field rules that types alone cannot express."""
     d, t, tr = recipe.data, recipe.train, recipe.trainer
@@ -323,6 +326,9 @@ def _check_semantics(recipe: Recipe) -> None:
         if t.seq_len_warmup[-1].seq_len != d.seq_len:
             raise ConfigError(f"the last 'train.seq_len_warmup' stage must use data.seq_len ({d.seq_len}), "
                               f"got {t.seq_len_warmup[-1].seq_len}")
+    if tr.precision not in PRECISIONS:
+        raise ConfigError(f"'trainer.precision' must be one of {', '.join(PRECISIONS)}, got {tr.precision!r} "
+                          "(float16 loss scaling is not supported: use bf16-mixed)")
     if recipe.model.unfreeze_at_step is not None and not recipe.model.freeze_backbone:
         raise ConfigError("'model.unfreeze_at_step' needs 'model.freeze_backbone: true'")
     if recipe.model.preset is None and recipe.model.init_from is None and not recipe.model.config:

@@ -31,6 +31,7 @@ def test_defaults_and_yaml_float_strings():
         ({"trainer": {"deterministic": "yes"}}, "'trainer.deterministic' must be bool, got 'yes'"),
         ({"train": {"objective": "clasification"}}, "'train.objective' must be 'auto' | 'causal'"),
         ({"train": {"betas": [0.9]}}, "'train.betas' must be two numbers"),
+        ({"trainer": {"precision": "16-mixed"}}, "float16 loss scaling is not supported: use bf16-mixed"),
         ({"train": {"seq_len_warmup": [{"seq_len": 512, "batch_size": 4, "steps": 2},
                                        {"seq_len": 1024, "batch_size": 4}]}},
          "tokens per step) constant, got 512x4, 1024x4"),
