@@ -77,22 +77,15 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("L", "CHECKPOINTING"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        row = run_one(
-            int(args.child[0]), args.pattern, args.d_model, args.n_layer, args.child[1], args.threads
-        )
+        length, ckpt = int(args.child[0]), args.child[1]
+        row = run_one(length, args.pattern, args.d_model, args.n_layer, ckpt, args.threads, args.mlp_type)
         print(json.dumps(row), flush=True)
         return
     for length in args.lengths:
         for ckpt in args.checkpointing:
             cmd = [sys.executable, __file__, "--child", str(length), ckpt, "--pattern", args.pattern]
-            cmd += [
-                "--d-model",
-                str(args.d_model),
-                "--n-layer",
-                str(args.n_layer),
-                "--threads",
-                str(args.threads),
-            ]
+            cmd += ["--d-model", str(args.d_model), "--n-layer", str(args.n_layer)]
+            cmd += ["--threads", str(args.threads), "--mlp-type", args.mlp_type]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 print(json.dumps({"L": length, "checkpointing": ckpt, "error": proc.stderr.strip()[-500:]}))
