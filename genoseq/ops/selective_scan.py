@@ -317,7 +317,7 @@ def selective_scan(
     ys = []
     # split (not slicing): its backward concatenates the block gradients once instead of
     # materialising a full-length zero gradient per block
-    pieces = (t.split(block_len, dim=-1) for t in (dt_g, du_g, B_g, C_g))
+    pieces = [t.split(block_len, dim=-1) for t in (dt_g, du_g, B_g, C_g)] if length else [()] * 4
     for dt_b, du_b, B_b, C_b in zip(*pieces, strict=True):
         y_blk, h = _ScanBlock.apply(dt_b, du_b, A2, B_b, C_b, h, chunk)
         ys.append(y_blk)

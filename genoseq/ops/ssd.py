@@ -242,7 +242,7 @@ def ssd(
         )
     ys = []
     # split (not slicing): its backward concatenates the block gradients once
-    pieces = (t.split(block_len, dim=1) for t in (xg, dtg, Bc, Cc))
+    pieces = [t.split(block_len, dim=1) for t in (xg, dtg, Bc, Cc)] if length else [()] * 4
     for x_b, dt_b, B_b, C_b in zip(*pieces, strict=True):
         args = (x_b, dt_b, Ag, B_b, C_b, h)
         if recompute:

@@ -177,3 +177,9 @@ def test_memory_kept_for_backward_has_no_state_factor():
     one_input = inputs["u"].numel() * inputs["u"].element_size()
     kept = saved_bytes_for_backward(lambda: selective_scan(**leaves, delta_softplus=True, block_len=256))
     assert kept < 12 * one_input, kept / one_input
+
+
+def test_empty_sequence_returns_initial_state():
+    inputs = make_inputs(2, 0, 4, 3, 0)
+    y, h = selective_scan(**inputs, delta_softplus=True, return_final_state=True)
+    assert y.shape == (2, 4, 0) and torch.equal(h, inputs["initial_state"])

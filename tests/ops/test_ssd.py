@@ -134,3 +134,10 @@ def test_bad_shapes_raise_config_error():
         ssd(**{**inputs, "B": torch.zeros(1, 10, 3, 3), "C": torch.zeros(1, 10, 3, 3)})
     with pytest.raises(ConfigError, match=r"dt must be \(B=1, L=10, H=4\)"):
         ssd(**{**inputs, "dt": inputs["dt"][:, :5]})
+
+
+def test_empty_sequence_returns_initial_state():
+    inputs = make_inputs(2, 0, 4, 2, 2, 3)
+    for fn in (ssd, ssd_ref, ssd_sequential):
+        y, h = fn(**inputs, return_final_state=True)
+        assert y.shape == (2, 0, 4, 2) and torch.equal(h, inputs["initial_state"]), fn.__name__
