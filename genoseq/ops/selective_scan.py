@@ -171,26 +171,29 @@ def _scan_states(
     """
     T, nc = decay.shape[0], decay.shape[3]
     steps = range(T - 1, -1, -1) if reverse else range(T)
-    first, rest = steps[0], steps[1:]
-    h = inp[first]
-    for t in rest:
-        h = torch.addcmul(inp[t], decay[t], h)  # (B, G, nc, N, Dg)
-    carry = h0
-    starts = [h0] * nc
-    for c in range(nc - 1, -1, -1) if reverse else range(nc):
-        starts[c] = carry
-        carry = torch.addcmul(h[:, :, c], chunk_decay[:, :, c], carry)  # (B, G, N, Dg)
-    h = torch.stack(starts, dim=2)  # (B, G, nc, N, Dg)
+    if nc == 1:  # a single chunk starts from h0: no chunk-local pass needed
+        h = h0.unsqueeze(2)  # (B, G, 1, N, Dg)
+    else:
+        h = inp[steps[0]]
+        for t in steps[1:]:
+            h = torch.addcmul(inp[t], decay[t], h)  # (B, G, nc, N, Dg)
+        carry = h0
+        starts = [h0] * nc
+        for c in range(nc - 1, -1, -1) if reverse else range(nc):
+            starts[c] = carry
+            carry = torch.addcmul(h[:, :, c], chunk_decay[:, :, c], carry)  # (B, G, N, Dg)
+        h = torch.stack(starts, dim=2)  # (B, G, nc, N, Dg)
+    last_chunk = 0 if reverse else nc - 1
     if readout is not None:
         ys = [None] * T
         for t in steps:
             h = torch.addcmul(inp[t], decay[t], h)
             ys[t] = (h * readout[t]).sum(-2)  # (B, G, nc, Dg)
-        return torch.stack(ys), carry
+        return torch.stack(ys), h[:, :, last_chunk]
     out = torch.empty_like(inp)
     for t in steps:
         h = torch.addcmul(inp[t], decay[t], h, out=out[t])
-    return out, carry
+    return out, h[:, :, last_chunk]
 
 
 class _Layout:
