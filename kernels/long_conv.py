@@ -18,17 +18,19 @@ elementwise twiddle. The spectrum stays in that transposed layout, is multiplied
 (precomputed once per call with torch.fft in the same layout, 1/N folded in), and the inverse runs the same
 steps with conjugate matrices in reverse order, which returns the signal in natural order.
 
-* N <= INNER_MAX (4096, L <= 2048): one kernel, ``long_conv_inner_kernel`` with OUTER=False, per program one
+* N <= INNER_MAX (512, L <= 256): one kernel, ``long_conv_inner_kernel`` with OUTER=False, per program one
   channel and one batch pair: loads u (and pre gate), both DFTs, the product and both inverse DFTs run in
   registers, the epilogue applies post gate and skip and stores y. HBM: read u, gates, spectrum; write y.
-* N > INNER_MAX: N = P * M (P >= 16 outer, M inner). Three kernels:
-  ``long_conv_outer_fwd_kernel`` (P-point DFT down the stride-M axis as F_P @ X tiles, fused pre gate and
-  twiddle w_N^(kp m)) writes the complex intermediate A (fp32, N complex per batch pair) once;
-  ``long_conv_inner_kernel`` (OUTER=True) runs the M-point forward DFT, the product, the M-point inverse and
-  the inverse twiddle on one row of A and overwrites it in place; ``long_conv_outer_inv_kernel`` applies the
-  inverse P-point DFT and fuses post gate and skip into the store of y. Extra HBM traffic: the intermediate is
-  written twice and read twice (4 x 8N bytes per batch pair). Zero padding is skipped: the forward outer pass
-  reads only the rows holding data and the inverse outer pass computes only the rows holding outputs.
+* N > INNER_MAX: N = P * M (P >= 16 outer, M = 512 inner; N is raised to 4096 when smaller). Three kernels:
+  ``long_conv_outer_fwd_kernel`` (P-point DFT down the stride-M axis as W_P @ X tiles, fused pre gate and
+  twiddle w_N^(kp m)) writes the complex intermediate (fp32, N complex per batch pair) once;
+  ``long_conv_inner_kernel`` (OUTER=True, 4 rows per program) runs the M-point forward DFT, the product,
+  the M-point inverse and the inverse twiddle on rows of it and overwrites them in place;
+  ``long_conv_outer_inv_kernel`` applies the inverse P-point DFT and fuses post gate and skip into the store
+  of y. Extra HBM traffic: the intermediate is written twice and read twice (4 x 8N bytes per batch pair,
+  32 bytes per (b, h, t) element). Zero padding is skipped: the forward outer pass reads only the rows
+  holding data and the inverse outer pass computes only the rows holding outputs. Grid order puts the
+  programs that share input columns (outer passes) or a spectrum row (inner pass) next to each other.
 
 Backward: dv = correlation of g * post with k = the same kernels with the conjugate spectrum (pre gate slot
 = post gate); d_post = g * z needs z = conv(v, k), recomputed by the forward kernel without gates. d_k
@@ -53,6 +55,7 @@ MAX_N = 1 << 24  # phase indices k*n < N stay exact in int32 / fp32
 OUTER_ROWS = 32  # output rows of the outer P-point DFT per program (min(P, 32))
 OUTER_K = 16  # reduction chunk of the outer DFT (small: fewer live dot-operand registers)
 OUTER_COLS = 64  # columns (inner index m) per outer-pass program
+MAX_GRID_YZ = 65535  # CUDA grid limit on axes 1 and 2 (channels are launched in groups)
 WORKSPACE_FLOATS = 1 << 28  # 1 GiB of fp32 intermediate at most per launch group (channels are grouped)
 TWO_PI: tl.constexpr = tl.constexpr(6.283185307179586)
 
@@ -196,12 +199,12 @@ def long_conv_outer_fwd_kernel(
     HAS_PRE: tl.constexpr, PREC: tl.constexpr,
 ):
     """A[kp, m] = w_N^(kp m) * sum_p w_P^(p kp) v[M p + m] for BR rows kp and BM columns m of one pair/channel."""
-    pair = tl.program_id(0)
-    hl = tl.program_id(1)
-    blk = tl.program_id(2)
-    NCB: tl.constexpr = M // BM  # column blocks
-    kp = (blk // NCB) * BR + tl.arange(0, BR)
-    m = (blk % NCB) * BM + tl.arange(0, BM)
+    blk = tl.program_id(0)  # row block fastest: the P // BR programs sharing input columns run together (L2)
+    pair = tl.program_id(1)
+    hl = tl.program_id(2)
+    nrb = P // BR
+    kp = (blk % nrb) * BR + tl.arange(0, BR)
+    m = (blk // nrb) * BM + tl.arange(0, BM)
     b0 = 2 * pair
     len1 = L * (b0 + 1 < B).to(tl.int32)  # row b1's length (0 when B is odd and b1 is missing)
     off0 = b0.to(tl.int64) * stride_b + (h0 + hl).to(tl.int64) * L
@@ -226,7 +229,7 @@ def long_conv_outer_fwd_kernel(
         acc_i = tl.dot(wi, xr, acc_i, input_precision=PREC)
     tr, ti = _cis(kp[:, None] * m[None, :], N, -1.0)
     acc_r, acc_i = _cmul(acc_r, acc_i, tr, ti)
-    row = buf_ptr + (pair.to(tl.int64) * tl.num_programs(1) + hl) * (2 * P * M)
+    row = buf_ptr + (pair.to(tl.int64) * tl.num_programs(2) + hl) * (2 * P * M)
     idx = kp[:, None] * M + m[None, :]
     tl.store(row + idx, acc_r.to(buf_ptr.dtype.element_ty))
     tl.store(row + P * M + idx, acc_i.to(buf_ptr.dtype.element_ty))
@@ -240,18 +243,18 @@ def long_conv_outer_inv_kernel(
     HAS_POST: tl.constexpr, HAS_SKIP: tl.constexpr, PREC: tl.constexpr,
 ):
     """y[M p + m] = post * sum_kp w_P^(-p kp) D[kp, m] + skip * u for BR rows p and BM columns m."""
-    pair = tl.program_id(0)
-    hl = tl.program_id(1)
-    blk = tl.program_id(2)
-    NCB: tl.constexpr = M // BM
-    p = (blk // NCB) * BR + tl.arange(0, BR)
-    m = (blk % NCB) * BM + tl.arange(0, BM)
+    blk = tl.program_id(0)  # row block fastest: the programs reading the same D columns run together (L2)
+    pair = tl.program_id(1)
+    hl = tl.program_id(2)
+    nrb = tl.cdiv(tl.cdiv(L, M), BR)  # only row blocks holding outputs t < L
+    p = (blk % nrb) * BR + tl.arange(0, BR)
+    m = (blk // nrb) * BM + tl.arange(0, BM)
     b0 = 2 * pair
     len1 = L * (b0 + 1 < B).to(tl.int32)  # row b1's length (0 when B is odd and b1 is missing)
     h = h0 + hl
     off0 = b0.to(tl.int64) * stride_b + h.to(tl.int64) * L
     off1 = off0 + stride_b
-    row = buf_ptr + (pair.to(tl.int64) * tl.num_programs(1) + hl) * (2 * P * M)
+    row = buf_ptr + (pair.to(tl.int64) * tl.num_programs(2) + hl) * (2 * P * M)
     acc_r = tl.zeros((BR, BM), dtype=tl.float32)
     acc_i = tl.zeros((BR, BM), dtype=tl.float32)
     jr, ji = _cis(p[:, None] * tl.arange(0, BK)[None, :], P, 1.0)  # (BR, BK): w_P^(-p j), j < BK
@@ -306,7 +309,11 @@ def plan(length: int, inner_max: int = INNER_MAX) -> dict:
     return dict(N=n, P=p, M1=m1, M2=m2)
 
 
-OUTER_WARPS = 4
+def outer_warps(rows: int) -> int:
+    """Warps of the outer passes: 16-row tiles need 8 (4 warps spill on sm_80 with tf32x3), 32-row tiles 4."""
+    return 8 if rows < 32 else 4
+
+
 INNER_WARPS = 4
 INNER_ROWS = 4  # outer frequencies per inner-kernel program (P >= 16 is a multiple)
 
@@ -362,26 +369,27 @@ def conv_launch(x: torch.Tensor, kf: torch.Tensor, cfg: dict, pre=None, post=Non
     args = (x, pre if pre is not None else dummy, post if post is not None else dummy,
             skip if skip is not None else kf)
     if p == 1:
-        long_conv_inner_kernel[(npairs, H, 1)](
-            *args, kf, x if buffer_dtype(x.dtype) == x.dtype else kf, y, Bsz, L, 0, H * L, n, 1, M1=m1, M2=m2, OUTER=False, KPB=1, PREC=prec,
-            num_warps=INNER_WARPS, **flags)
+        for h0 in range(0, H, MAX_GRID_YZ):
+            long_conv_inner_kernel[(npairs, min(MAX_GRID_YZ, H - h0), 1)](
+                *args, kf, kf, y, Bsz, L, h0, H * L, n, 1, M1=m1, M2=m2, OUTER=False, KPB=1, PREC=prec,
+                num_warps=INNER_WARPS, **flags)
         return y
-    group = max(1, min(H, WORKSPACE_FLOATS // (npairs * 2 * n)))
+    group = max(1, min(H, MAX_GRID_YZ, WORKSPACE_FLOATS // (npairs * 2 * n)))
     buf = torch.empty(npairs * group * 2 * n, device=x.device, dtype=buffer_dtype(x.dtype))
     br, bk = min(p, OUTER_ROWS), OUTER_K
     bm = min(m, OUTER_COLS)
     rows_out = triton.cdiv(triton.cdiv(L, m), br)  # row blocks of the inverse pass that hold outputs
     for h0 in range(0, H, group):
         hg = min(group, H - h0)
-        long_conv_outer_fwd_kernel[(npairs, hg, (p // br) * (m // bm))](
+        long_conv_outer_fwd_kernel[((p // br) * (m // bm), npairs, hg)](
             x, args[1], buf, Bsz, L, h0, H * L, n, p, M=m, BR=br, BK=bk, BM=bm,
-            HAS_PRE=flags["HAS_PRE"], PREC=prec, num_warps=OUTER_WARPS)
+            HAS_PRE=flags["HAS_PRE"], PREC=prec, num_warps=outer_warps(br))
         long_conv_inner_kernel[(npairs, hg, p // INNER_ROWS)](
             *args, kf, buf, y, Bsz, L, h0, H * L, n, p, M1=m1, M2=m2, OUTER=True, KPB=INNER_ROWS, PREC=prec,
             num_warps=INNER_WARPS, HAS_PRE=False, HAS_POST=False, HAS_SKIP=False)
-        long_conv_outer_inv_kernel[(npairs, hg, rows_out * (m // bm))](
+        long_conv_outer_inv_kernel[(rows_out * (m // bm), npairs, hg)](
             x, args[2], args[3], buf, y, Bsz, L, h0, H * L, p, M=m, BR=br, BK=bk, BM=bm,
-            HAS_POST=flags["HAS_POST"], HAS_SKIP=flags["HAS_SKIP"], PREC=prec, num_warps=OUTER_WARPS)
+            HAS_POST=flags["HAS_POST"], HAS_SKIP=flags["HAS_SKIP"], PREC=prec, num_warps=outer_warps(br))
     return y
 
 
@@ -441,6 +449,45 @@ class LongConvFn(torch.autograd.Function):
         return du, dk, dskip, dpre, dpost, None, None
 
 
+# ---- cost model (kernels/README.md, "Gated long convolution") ---------------------------------------
+
+def cost_model(B: int, H: int, L: int, itemsize: int = 2, inner_max: int = INNER_MAX, fft_passes: int = 1) -> dict:
+    """Forward-pass FLOPs and HBM bytes of this design vs the torch.fft path, gates and skip all present.
+
+    ``flops``: tensor-core FLOPs of the DFT matmuls (4 real tl.dot per complex product, 2 FLOPs per MAC).
+    ``bytes``: HBM traffic assuming the L2 reuse the grid order is built for (programs of one channel /
+    one column block adjacent): u and gates and y once (u twice on the three-pass path: skip is added in
+    the last pass), the spectrum once per channel, the fp32 intermediate written twice and read twice.
+    ``min_bytes``: read u, both gates and this design's spectrum (N complex fp32 per channel), write y.
+    ``torch_bytes``: fftconv.long_conv as written (fp32 casts, padded copy, rfft, product, irfft, gating
+    passes), each cuFFT transform counted as ``fft_passes`` read+write passes over its complex array.
+    """
+    cfg = plan(L, inner_max)
+    n, p, m1, m2 = cfg["N"], cfg["P"], cfg["M1"], cfg["M2"]
+    m = m1 * m2
+    rows = (B + 1) // 2 * H  # (batch pair, channel) rows
+    elems = B * H * L
+    spectrum_bytes = H * 2 * n * 4
+    inner = p * 16 * m * (m1 + m2)  # per row: 4 complex matmuls of (M1, M2) tiles, P rows
+    if p == 1:
+        flops = rows * inner
+        hbm = 4 * elems * itemsize + spectrum_bytes
+    else:
+        br = min(p, OUTER_ROWS)
+        rows_in = triton.cdiv(triton.cdiv(L, m), OUTER_K) * OUTER_K
+        rows_out = triton.cdiv(triton.cdiv(L, m), br) * br
+        flops = rows * (8 * p * rows_in * m + inner + 8 * rows_out * p * m)
+        hbm = 5 * elems * itemsize + spectrum_bytes + 4 * rows * 2 * n * 4
+    min_bytes = 4 * elems * itemsize + spectrum_bytes
+    fft_rw = 2 * 8 * fft_passes  # one transform: read + write L+1 complex fp32 per pass (~8 B per element each)
+    per_elem = ((itemsize + 4) + (itemsize + 4) + 12  # u, pre to fp32; v = u * pre
+                + (4 + 8) + fft_rw  # zero-padded copy to N = 2L, rfft
+                + (8 + 8 + 8 / B) + fft_rw  # spectrum product (k's spectrum shared over the batch), irfft
+                + (itemsize + 4) + 12  # post to fp32, z * post (reads the kept half of irfft's output)
+                + 8 + 12 + (4 + itemsize))  # skip * u, add, cast to the output dtype
+    return dict(cfg, flops=flops, bytes=hbm, min_bytes=min_bytes, torch_bytes=int(per_elem * elems))
+
+
 # ---- public API ---------------------------------------------------------------------------------------
 
 def unsupported(u, k, bidirectional: bool = False) -> str | None:
@@ -451,6 +498,8 @@ def unsupported(u, k, bidirectional: bool = False) -> str | None:
         return f"u must be (B, H, L), got shape {tuple(u.shape)}"
     if 2 * u.shape[-1] - 1 > MAX_N:
         return f"length {u.shape[-1]} (the long_conv kernel supports L <= {MAX_N // 2})"
+    if (u.shape[0] + 1) // 2 > MAX_GRID_YZ:
+        return f"batch size {u.shape[0]} (the long_conv kernel supports B <= {2 * MAX_GRID_YZ})"
     return None
 
 
@@ -494,7 +543,7 @@ def aot_configs():
         for m, br in ((MIN_N, 16), (INNER_MAX, 16), (INNER_MAX, OUTER_ROWS)):
             shape = dict(M=m, BR=br, BK=OUTER_K, BM=min(m, OUTER_COLS), PREC=prec)
             label = f"M={m} rows={br} {dtype}"
-            yield dict(common, fn=long_conv_outer_fwd_kernel, config=label, num_warps=OUTER_WARPS,
+            yield dict(common, fn=long_conv_outer_fwd_kernel, config=label, num_warps=outer_warps(br),
                        constexprs=dict(shape, HAS_PRE=True))
-            yield dict(common, fn=long_conv_outer_inv_kernel, config=label, num_warps=OUTER_WARPS,
+            yield dict(common, fn=long_conv_outer_inv_kernel, config=label, num_warps=outer_warps(br),
                        constexprs=dict(shape, HAS_POST=True, HAS_SKIP=True))
