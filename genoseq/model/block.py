@@ -54,14 +54,18 @@ class Block(nn.Module):
             return h + checkpoint(self._mlp_branch, h, use_reentrant=False)
         return h + self._mlp_branch(h)
 
-    def _forward(self, h: Tensor) -> Tensor:
-        return self._mlp(h + self.drop(self.mixer(self.norm1(h))))
+    def _mixer_branch(self, h: Tensor) -> Tensor:
+        return self.drop(self.mixer(self.norm1(h)))
 
     def forward(self, h: Tensor) -> Tensor:
-        """h (B, L, D) -> (B, L, D). With checkpointing="block" (training) only h is kept for backward."""
+        """h (B, L, D) -> (B, L, D). With checkpointing="block" (training) each residual branch keeps only its
+        input for backward and is recomputed there (peak = the larger branch's activations, not their sum)."""
         if self.checkpointing == "block" and self.training and torch.is_grad_enabled():
-            return checkpoint(self._forward, h, use_reentrant=False)
-        return self._forward(h)
+            h = h + checkpoint(self._mixer_branch, h, use_reentrant=False)
+            if self.mlp is None:
+                return h
+            return h + checkpoint(self._mlp_branch, h, use_reentrant=False)
+        return self._mlp(h + self._mixer_branch(h))
 
     def forward_chunk(self, h: Tensor, state: dict) -> Tensor:
         """Continue the mixer from ``state`` over h (B, Lc, D)."""

@@ -54,44 +54,57 @@ def _compute_dtype(x: Tensor) -> torch.dtype:
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
+_GROUP_ELEMS = 1 << 22  # complex elements per FFT channel group (bounds the transient spectra to ~32 MB)
+
+
+def _groups(H: int, B: int, n: int):
+    """Channel slices processed together so that B * channels * (n//2+1) stays near _GROUP_ELEMS."""
+    step = max(1, min(H, _GROUP_ELEMS // max(1, B * (n // 2 + 1))))
+    return [slice(lo, min(H, lo + step)) for lo in range(0, H, step)]
+
+
 class _FFTConv(torch.autograd.Function):
-    """z = causal/bidirectional convolution of v (B, H, L) with k; saves only real inputs (memory-frugal)."""
+    """z = causal/bidirectional convolution of v (B, H, L) with k; saves only the real inputs and works on
+    channel groups, so neither the saved tensors nor the transient spectra grow with more than L * H."""
 
     @staticmethod
     def forward(ctx, v: Tensor, k: Tensor, bidirectional: bool) -> Tensor:
-        L = v.shape[-1]
+        B, H, L = v.shape
         n = fft_size(L)
-        kf = torch.fft.rfft(k, n=n)  # (H, n//2+1)
-        z = torch.fft.irfft(torch.fft.rfft(v, n=n) * kf, n=n)  # (B, H, n)
         off = L - 1 if bidirectional else 0
+        z = v.new_empty(B, H, L)
+        for g in _groups(H, B, n):
+            kf = torch.fft.rfft(k[g], n=n)  # (h, n//2+1)
+            zf = torch.fft.rfft(v[:, g], n=n)  # (B, h, n//2+1)
+            zf *= kf
+            z[:, g] = torch.fft.irfft(zf, n=n)[..., off : off + L]
         ctx.save_for_backward(v, k)
         ctx.bidirectional = bidirectional
-        # a compact copy, so the 2L-long irfft buffer is freed rather than kept alive by the saved slice
-        return z[..., off : off + L].contiguous()
+        return z
 
     @staticmethod
     def backward(ctx, g: Tensor):
         v, k = ctx.saved_tensors
-        L = v.shape[-1]
+        B, H, L = v.shape
         n = fft_size(L)
-        bidir = ctx.bidirectional
-        off = L - 1 if bidir else 0
-        gf = torch.fft.rfft(g, n=n)  # (B, H, F)
-        # place g at positions off..off+L-1 of the full output: shifting by off is a phase factor; instead
-        # correlate directly: dv[s] = sum_t g[t] k[off + t - s]  ->  irfft(G * conj(K))[s - off] circularly.
-        kf = torch.fft.rfft(k, n=n)
-        grad_v = grad_k = None
-        if ctx.needs_input_grad[0]:
-            corr = torch.fft.irfft(gf * kf.conj(), n=n)  # corr[m] = sum_t g[t] k[t - m]
-            # dv[s] = corr[(s - off) mod n]
-            grad_v = torch.roll(corr, off, dims=-1)[..., :L] if off else corr[..., :L]
-        if ctx.needs_input_grad[1]:
-            vf = torch.fft.rfft(v, n=n)
-            prod = gf[0] * vf[0].conj() if gf.shape[0] == 1 else (gf * vf.conj()).sum(0)
-            corr = torch.fft.irfft(prod, n=n)  # corr[m] = sum_t g[t] v[t - m]
-            # dk[j] = sum_t g[t] v[t + off - j] = corr[(j - off) mod n]
-            klen = k.shape[-1]
-            grad_k = torch.roll(corr, off, dims=-1)[..., :klen] if off else corr[..., :klen]
+        off = L - 1 if ctx.bidirectional else 0
+        klen = k.shape[-1]
+        need_v, need_k = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        grad_v = torch.empty_like(v) if need_v else None
+        grad_k = torch.empty_like(k) if need_k else None
+        for sl in _groups(H, B, n):
+            gf = torch.fft.rfft(g[:, sl], n=n)  # (B, h, F)
+            if need_v:
+                kf = torch.fft.rfft(k[sl], n=n)
+                # corr[m] = sum_t g[t] k[t - m];  dv[s] = sum_t g[t] k[off + t - s] = corr[(s - off) mod n]
+                corr = torch.fft.irfft(gf * kf.conj(), n=n)
+                grad_v[:, sl] = torch.roll(corr, off, dims=-1)[..., :L] if off else corr[..., :L]
+            if need_k:
+                vf = torch.fft.rfft(v[:, sl], n=n)
+                prod = gf[0] * vf[0].conj() if B == 1 else (gf * vf.conj()).sum(0)
+                # corr[m] = sum_t g[t] v[t - m];  dk[j] = sum_t g[t] v[t + off - j] = corr[(j - off) mod n]
+                corr = torch.fft.irfft(prod, n=n)
+                grad_k[sl] = torch.roll(corr, off, dims=-1)[..., :klen] if off else corr[..., :klen]
         return grad_v, grad_k, None
 
 

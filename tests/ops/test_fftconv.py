@@ -99,3 +99,20 @@ def test_causal_conv_tail_matches_direct(T, n_out):
     if n:  # the FFT path, with a precomputed filter spectrum
         spec = torch.fft.rfft(k, n=n)
         torch.testing.assert_close(causal_conv_tail(hist, k, n_out, k_spectrum=spec), ref, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["causal", "bidir"])
+def test_long_conv_channel_groups(bidirectional, monkeypatch):
+    from genoseq.ops import fftconv
+
+    monkeypatch.setattr(fftconv, "_GROUP_ELEMS", 40)  # forces several channel groups (of 1-2 channels)
+    tensors = [t.requires_grad_() for t in _inputs(1, 5, 11, bidirectional, seed=2)]
+    u, k, skip, pre, post = tensors
+    gy = torch.randn(1, 5, 11, dtype=torch.float64)
+    y = long_conv(u, k, skip, pre, post, bidirectional)
+    ref = long_conv_direct(u, k, skip, pre, post, bidirectional)
+    torch.testing.assert_close(y, ref, rtol=1e-10, atol=1e-10)
+    got = torch.autograd.grad((y * gy).sum(), tensors)
+    want = torch.autograd.grad((ref * gy).sum(), tensors)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
