@@ -349,7 +349,7 @@ def spectrum(k: torch.Tensor, length: int, bidirectional: bool, cfg: dict) -> to
     return torch.stack([kf.real, kf.imag], dim=1).contiguous()  # (H, 2, P, M1, M2)
 
 
-def conv_launch(x: torch.Tensor, kf: torch.Tensor, cfg: dict, pre=None, post=None, skip=None) -> torch.Tensor:
+def _conv_launch(x: torch.Tensor, kf: torch.Tensor, cfg: dict, pre=None, post=None, skip=None) -> torch.Tensor:
     """y = post * circular_conv(pre * x, k)[:L] + skip * x for x (B, H, L); kf from :func:`spectrum`.
 
     Passing the conjugate spectrum gives the correlation used by the backward pass.
@@ -397,6 +397,14 @@ def conv_launch(x: torch.Tensor, kf: torch.Tensor, cfg: dict, pre=None, post=Non
 
 def _conj(kf: torch.Tensor) -> torch.Tensor:
     return torch.stack([kf[:, 0], -kf[:, 1]], dim=1)
+
+
+def conv_launch(x: torch.Tensor, kf: torch.Tensor, cfg: dict, pre=None, post=None, skip=None) -> torch.Tensor:
+    """:func:`_conv_launch` on x's CUDA device (triton launches on the current device)."""
+    if x.is_cuda:
+        with torch.cuda.device(x.device):
+            return _conv_launch(x, kf, cfg, pre, post, skip)
+    return _conv_launch(x, kf, cfg, pre, post, skip)
 
 
 class LongConvFn(torch.autograd.Function):

@@ -135,6 +135,49 @@ def test_three_pass_half_precision(lc, dtype, tol):
     assert rrmse(y, ref) < tol, rrmse(y, ref)
 
 
+@pytest.mark.interpreter
+def test_dispatcher_routes_to_kernel(lc):
+    # forced "triton" + TRITON_INTERPRET=1: CPU tensors go through genoseq_kernels.long_conv
+    from genoseq.ops import _dispatch
+
+    u, k, skip, pre, post = (t.float() for t in _inputs(2, 2, 50, True, seed=9))
+    _dispatch.set_impl("long_conv", "triton")
+    try:
+        calls = []
+        original = lc.LongConvFn.apply
+        lc.LongConvFn.apply = lambda *a: calls.append(a[-1]) or original(*a)
+        try:
+            y = _dispatch.long_conv(u, k, skip, pre, post, bidirectional=True)
+        finally:
+            lc.LongConvFn.apply = original
+        assert calls == [lc.INNER_MAX]
+        with pytest.raises(Exception, match="float64"):
+            _dispatch.long_conv(u.double(), k.double())
+    finally:
+        _dispatch.set_impl("long_conv", None)
+    ref = long_conv_direct(*(t.double() for t in (u, k, skip, pre, post)), bidirectional=True)
+    assert rrmse(y, ref) < FP32_TOL
+
+
+def test_noncontiguous_inputs(lc):
+    u, k, skip, pre, post = (t.float() for t in _inputs(2, 3, 40, False, seed=10))
+    ut = u.transpose(0, 1).contiguous().transpose(0, 1)  # same values, non-contiguous (B, H, L) view
+    y = lc.long_conv(ut, k, skip, pre.transpose(0, 1).contiguous().transpose(0, 1), post)
+    assert rrmse(y, long_conv_direct(u.double(), k.double(), skip.double(), pre.double(), post.double())) < FP32_TOL
+
+
+def test_cost_model_paper_shape(lc):
+    # the figures quoted in kernels/README.md (L = 131072, d = 1024, batch 8, bf16)
+    c = lc.cost_model(8, 1024, 131072)
+    elems = 8 * 1024 * 131072
+    assert (c["N"], c["P"], c["M1"], c["M2"]) == (1 << 18, 512, 16, 32)
+    assert round(c["flops"] / 1e12, 2) == 5.22
+    assert c["bytes"] / elems == 44 and c["min_bytes"] / elems == 10 and c["torch_bytes"] / elems == 129
+    assert lc.cost_model(8, 1024, 131072, fft_passes=2)["torch_bytes"] / elems == 161
+    short = lc.cost_model(8, 1024, 200)  # single pass: u, gates, y once + spectrum
+    assert short["P"] == 1 and short["bytes"] == short["min_bytes"]
+
+
 def test_plan_covers_every_length(lc):
     for L in list(range(1, 600)) + [2047, 2048, 2049, 131072, 1 << 20, 3_000_001]:
         cfg = lc.plan(L)
