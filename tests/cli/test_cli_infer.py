@@ -136,6 +136,12 @@ def test_embed_fasta_bed_and_sequences(tmp_path, model_dir):
     assert np.load(out)["labels"].tolist() == [0, 1]
     res = runner.invoke(app, ["embed", "--model", str(model_dir), "--out", str(out)])
     assert res.exit_code == 2 and "exactly one of" in res.output
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        res = runner.invoke(app, ["embed", "--model", str(model_dir), "--sequences", str(csv),
+                                  "--out", str(tmp_path / "e.parquet")])
+        assert res.exit_code == 2 and "genoseq[parquet]" in res.output
 
 
 @pytest.mark.slow
