@@ -41,10 +41,35 @@ def environment_report() -> dict:
     return report
 
 
+def compile_report(as_json: bool) -> int:
+    """AOT-compile every Triton kernel configuration for sm_80 and sm_90 (no GPU needed); print a table
+    (or one JSON object per line) and return the exit code (1 when a configuration fails)."""
+    import os
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("triton") is None:
+        from genoseq.errors import DependencyError
+
+        raise DependencyError("triton", "genoseq doctor --compile")
+    # a fresh interpreter: TRITON_INTERPRET=1 in this process would turn the kernels into interpreted ones
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+    cmd = [sys.executable, "-m", "genoseq_kernels.aot"] + (["--json"] if as_json else [])
+    return subprocess.run(cmd, env=env).returncode
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
-    def doctor(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+    def doctor(
+        as_json: bool = typer.Option(False, "--json", help="Print JSON (one object; with --compile one per line)."),
+        compile_: bool = typer.Option(
+            False, "--compile", help="AOT-compile every Triton kernel configuration for sm_80/sm_90 and report "
+            "registers, spills, shared memory and wgmma use."),
+    ) -> None:
         """Report torch/CUDA/triton availability and the kernel path of each operator."""
+        if compile_:
+            raise typer.Exit(compile_report(as_json))
         report = environment_report()
         if as_json:
             typer.echo(json.dumps(report))

@@ -5,9 +5,7 @@ Models only call these public names: ``long_conv`` (gated FFT long convolution, 
 (``long_conv_direct``, ``selective_scan_ref``, ``ssd_ref``) live beside them in their modules.
 """
 
-from genoseq.ops.fftconv import long_conv
-from genoseq.ops.selective_scan import selective_scan
-from genoseq.ops.short_conv import short_conv
-from genoseq.ops.ssd import ssd
+# each name routes to the PyTorch path or the Triton kernel (genoseq.ops._dispatch: auto/torch/triton)
+from genoseq.ops._dispatch import long_conv, selective_scan, short_conv, ssd
 
 __all__ = ["long_conv", "selective_scan", "short_conv", "ssd"]
