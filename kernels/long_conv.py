@@ -55,6 +55,7 @@ MAX_N = 1 << 24  # phase indices k*n < N stay exact in int32 / fp32
 OUTER_ROWS = 32  # output rows of the outer P-point DFT per program (min(P, 32))
 OUTER_K = 16  # reduction chunk of the outer DFT (small: fewer live dot-operand registers)
 OUTER_COLS = 64  # columns (inner index m) per outer-pass program
+OUTER_MAX = 1024  # largest outer DFT done as one dense P-point pass (three-pass plan)
 MAX_GRID_YZ = 65535  # CUDA grid limit on axes 1 and 2 (channels are launched in groups)
 WORKSPACE_FLOATS = 1 << 28  # 1 GiB of fp32 intermediate at most per launch group (channels are grouped)
 TWO_PI: tl.constexpr = tl.constexpr(6.283185307179586)
@@ -193,95 +194,134 @@ def long_conv_inner_kernel(
 
 @triton.jit
 def long_conv_outer_fwd_kernel(
-    u_ptr, pre_ptr, buf_ptr,
-    B, L, h0, stride_b, N, P,
-    M: tl.constexpr, BR: tl.constexpr, BK: tl.constexpr, BM: tl.constexpr,
-    HAS_PRE: tl.constexpr, PREC: tl.constexpr,
+    u_ptr, pre_ptr, src_ptr, dst_ptr,
+    B, L, h0, stride_b, N, Q, C, GM, TWS, TWD,
+    BR: tl.constexpr, BK: tl.constexpr, BM: tl.constexpr,
+    FROM_U: tl.constexpr, HAS_PRE: tl.constexpr, PREC: tl.constexpr,
 ):
-    """A[kp, m] = w_N^(kp m) * sum_p w_P^(p kp) v[M p + m] for BR rows kp and BM columns m of one pair/channel."""
-    blk = tl.program_id(0)  # row block fastest: the P // BR programs sharing input columns run together (L2)
+    """Forward strided Q-point DFT on BR output rows x BM columns of one pair/channel/group g:
+
+        dst[g + GM k, c] = w_TWS^((g + GM k) (c // TWD)) * sum_j w_Q^(j k) src[g Q + j, c]     (rows of C)
+
+    FROM_U: src[j, c] = (pre * u)[C j + c] (rows past the data are zero padding and skipped), g = 0.
+    Three-pass plan: Q = P, C = M, twiddle w_N^(kp m). Five-pass plan: first Q = P1, C = P2 M, twiddle
+    w_P^(k1 p2); then per group k1: Q = P2, C = M, rows k1 + P1 k2, twiddle w_N^(kp m).
+    """
+    blk = tl.program_id(0)  # row block fastest: programs sharing input columns run together (L2)
     pair = tl.program_id(1)
     hl = tl.program_id(2)
-    nrb = P // BR
-    kp = (blk % nrb) * BR + tl.arange(0, BR)
-    m = (blk // nrb) * BM + tl.arange(0, BM)
+    nrb = Q // BR
+    ncb = C // BM
+    rb = blk % nrb
+    cb = (blk // nrb) % ncb
+    g = blk // (nrb * ncb)
+    k = rb * BR + tl.arange(0, BR)
+    c = cb * BM + tl.arange(0, BM)
     b0 = 2 * pair
     len1 = L * (b0 + 1 < B).to(tl.int32)  # row b1's length (0 when B is odd and b1 is missing)
     off0 = b0.to(tl.int64) * stride_b + (h0 + hl).to(tl.int64) * L
     off1 = off0 + stride_b
+    base = (pair.to(tl.int64) * tl.num_programs(2) + hl) * (2 * N)  # this pair/channel's buffer rows
     acc_r = tl.zeros((BR, BM), dtype=tl.float32)
     acc_i = tl.zeros((BR, BM), dtype=tl.float32)
-    p_hi = tl.cdiv(L, M)  # rows p >= p_hi are zero padding
-    jr, ji = _cis(kp[:, None] * tl.arange(0, BK)[None, :], P, -1.0)  # (BR, BK): w_P^(kp j), j < BK
-    for p0 in range(0, p_hi, BK):
-        p = p0 + tl.arange(0, BK)
-        t = p[:, None] * M + m[None, :]  # (BK, BM) time index
-        xr, xi = _load_pair(u_ptr, off0, off1, t, L, len1)
-        if HAS_PRE:
-            g0, g1 = _load_pair(pre_ptr, off0, off1, t, L, len1)
-            xr = xr * g0
-            xi = xi * g1
-        vr, vi = _cis(kp * p0, P, -1.0)  # (BR,): w_P^(kp p0)
-        wr, wi = _cmul(jr, ji, vr[:, None], vi[:, None])  # (BR, BK): w_P^(kp p)
+    jr, ji = _cis(k[:, None] * tl.arange(0, BK)[None, :], Q, -1.0)  # (BR, BK): w_Q^(k j), j < BK
+    if FROM_U:
+        j_hi = tl.cdiv(L, C)  # rows j >= j_hi are zero padding
+    else:
+        j_hi = Q
+    for j0 in range(0, j_hi, BK):
+        j = j0 + tl.arange(0, BK)
+        if FROM_U:
+            t = j[:, None] * C + c[None, :]  # (BK, BM) time index
+            xr, xi = _load_pair(u_ptr, off0, off1, t, L, len1)
+            if HAS_PRE:
+                g0, g1 = _load_pair(pre_ptr, off0, off1, t, L, len1)
+                xr = xr * g0
+                xi = xi * g1
+        else:
+            idx = (g * Q + j[:, None]) * C + c[None, :]
+            xr = tl.load(src_ptr + base + idx).to(tl.float32)
+            xi = tl.load(src_ptr + base + N + idx).to(tl.float32)
+        vr, vi = _cis(k * j0, Q, -1.0)  # (BR,): w_Q^(k j0)
+        wr, wi = _cmul(jr, ji, vr[:, None], vi[:, None])  # (BR, BK): w_Q^(k j)
         acc_r = tl.dot(wr, xr, acc_r, input_precision=PREC)
         acc_r = tl.dot(-wi, xi, acc_r, input_precision=PREC)
         acc_i = tl.dot(wr, xi, acc_i, input_precision=PREC)
         acc_i = tl.dot(wi, xr, acc_i, input_precision=PREC)
-    tr, ti = _cis(kp[:, None] * m[None, :], N, -1.0)
+    row = g + GM * k  # (BR,) output rows = frequency index of the twiddle
+    tr, ti = _cis(row[:, None] * (c[None, :] // TWD), TWS, -1.0)
     acc_r, acc_i = _cmul(acc_r, acc_i, tr, ti)
-    row = buf_ptr + (pair.to(tl.int64) * tl.num_programs(2) + hl) * (2 * P * M)
-    idx = kp[:, None] * M + m[None, :]
-    tl.store(row + idx, acc_r.to(buf_ptr.dtype.element_ty))
-    tl.store(row + P * M + idx, acc_i.to(buf_ptr.dtype.element_ty))
+    idx = row[:, None] * C + c[None, :]
+    tl.store(dst_ptr + base + idx, acc_r.to(dst_ptr.dtype.element_ty))
+    tl.store(dst_ptr + base + N + idx, acc_i.to(dst_ptr.dtype.element_ty))
 
 
 @triton.jit
 def long_conv_outer_inv_kernel(
-    u_ptr, post_ptr, skip_ptr, buf_ptr, y_ptr,
-    B, L, h0, stride_b, P,
-    M: tl.constexpr, BR: tl.constexpr, BK: tl.constexpr, BM: tl.constexpr,
-    HAS_POST: tl.constexpr, HAS_SKIP: tl.constexpr, PREC: tl.constexpr,
+    u_ptr, post_ptr, skip_ptr, src_ptr, dst_ptr, y_ptr,
+    B, L, h0, stride_b, N, Q, C, GM, TWS,
+    BR: tl.constexpr, BK: tl.constexpr, BM: tl.constexpr,
+    TO_Y: tl.constexpr, HAS_POST: tl.constexpr, HAS_SKIP: tl.constexpr, PREC: tl.constexpr,
 ):
-    """y[M p + m] = post * sum_kp w_P^(-p kp) D[kp, m] + skip * u for BR rows p and BM columns m."""
-    blk = tl.program_id(0)  # row block fastest: the programs reading the same D columns run together (L2)
+    """Inverse strided Q-point DFT on BR output rows x BM columns of one pair/channel/group g:
+
+        out[g Q + p, c] = sum_k w_Q^(-p k) src[g + GM k, c]     (rows of C)
+
+    TO_Y: out is y[C p + c] (only rows holding t < L), times post gate plus skip * u; g = 0.
+    Otherwise out goes to dst times the twiddle w_TWS^(-g p) (five-pass plan: w_P^(-k1 p2)).
+    """
+    blk = tl.program_id(0)  # row block fastest: programs reading the same columns run together (L2)
     pair = tl.program_id(1)
     hl = tl.program_id(2)
-    nrb = tl.cdiv(tl.cdiv(L, M), BR)  # only row blocks holding outputs t < L
-    p = (blk % nrb) * BR + tl.arange(0, BR)
-    m = (blk // nrb) * BM + tl.arange(0, BM)
-    b0 = 2 * pair
-    len1 = L * (b0 + 1 < B).to(tl.int32)  # row b1's length (0 when B is odd and b1 is missing)
+    if TO_Y:
+        nrb = tl.cdiv(tl.cdiv(L, C), BR)  # only row blocks holding outputs t < L
+    else:
+        nrb = Q // BR
+    ncb = C // BM
+    rb = blk % nrb
+    cb = (blk // nrb) % ncb
+    g = blk // (nrb * ncb)
+    p = rb * BR + tl.arange(0, BR)
+    c = cb * BM + tl.arange(0, BM)
     h = h0 + hl
-    off0 = b0.to(tl.int64) * stride_b + h.to(tl.int64) * L
-    off1 = off0 + stride_b
-    row = buf_ptr + (pair.to(tl.int64) * tl.num_programs(2) + hl) * (2 * P * M)
+    base = (pair.to(tl.int64) * tl.num_programs(2) + hl) * (2 * N)
     acc_r = tl.zeros((BR, BM), dtype=tl.float32)
     acc_i = tl.zeros((BR, BM), dtype=tl.float32)
-    jr, ji = _cis(p[:, None] * tl.arange(0, BK)[None, :], P, 1.0)  # (BR, BK): w_P^(-p j), j < BK
-    for k0 in range(0, P, BK):
+    jr, ji = _cis(p[:, None] * tl.arange(0, BK)[None, :], Q, 1.0)  # (BR, BK): w_Q^(-p j), j < BK
+    for k0 in range(0, Q, BK):
         kq = k0 + tl.arange(0, BK)
-        idx = kq[:, None] * M + m[None, :]  # (BK, BM)
-        dr = tl.load(row + idx).to(tl.float32)
-        di = tl.load(row + P * M + idx).to(tl.float32)
-        vr, vi = _cis(p * k0, P, 1.0)  # (BR,): w_P^(-p k0)
-        wr, wi = _cmul(jr, ji, vr[:, None], vi[:, None])  # (BR, BK): w_P^(-p kq)
+        idx = (g + GM * kq[:, None]) * C + c[None, :]  # (BK, BM)
+        dr = tl.load(src_ptr + base + idx).to(tl.float32)
+        di = tl.load(src_ptr + base + N + idx).to(tl.float32)
+        vr, vi = _cis(p * k0, Q, 1.0)  # (BR,): w_Q^(-p k0)
+        wr, wi = _cmul(jr, ji, vr[:, None], vi[:, None])  # (BR, BK): w_Q^(-p kq)
         acc_r = tl.dot(wr, dr, acc_r, input_precision=PREC)
         acc_r = tl.dot(-wi, di, acc_r, input_precision=PREC)
         acc_i = tl.dot(wr, di, acc_i, input_precision=PREC)
         acc_i = tl.dot(wi, dr, acc_i, input_precision=PREC)
-    t = p[:, None] * M + m[None, :]
-    inside = t < L
-    if HAS_POST:
-        g0, g1 = _load_pair(post_ptr, off0, off1, t, L, len1)
-        acc_r = acc_r * g0
-        acc_i = acc_i * g1
-    if HAS_SKIP:
-        s = tl.load(skip_ptr + h).to(tl.float32)
-        u0, u1 = _load_pair(u_ptr, off0, off1, t, L, len1)
-        acc_r = acc_r + s * u0
-        acc_i = acc_i + s * u1
-    tl.store(y_ptr + off0 + t, acc_r.to(y_ptr.dtype.element_ty), mask=inside)
-    tl.store(y_ptr + off1 + t, acc_i.to(y_ptr.dtype.element_ty), mask=t < len1)
+    if TO_Y:
+        b0 = 2 * pair
+        len1 = L * (b0 + 1 < B).to(tl.int32)  # row b1's length (0 when B is odd and b1 is missing)
+        off0 = b0.to(tl.int64) * stride_b + h.to(tl.int64) * L
+        off1 = off0 + stride_b
+        t = p[:, None] * C + c[None, :]
+        if HAS_POST:
+            g0, g1 = _load_pair(post_ptr, off0, off1, t, L, len1)
+            acc_r = acc_r * g0
+            acc_i = acc_i * g1
+        if HAS_SKIP:
+            s = tl.load(skip_ptr + h).to(tl.float32)
+            u0, u1 = _load_pair(u_ptr, off0, off1, t, L, len1)
+            acc_r = acc_r + s * u0
+            acc_i = acc_i + s * u1
+        tl.store(y_ptr + off0 + t, acc_r.to(y_ptr.dtype.element_ty), mask=t < L)
+        tl.store(y_ptr + off1 + t, acc_i.to(y_ptr.dtype.element_ty), mask=t < len1)
+    else:
+        tr, ti = _cis(g * p[:, None] + 0 * c[None, :], TWS, 1.0)
+        acc_r, acc_i = _cmul(acc_r, acc_i, tr, ti)
+        idx = (g * Q + p[:, None]) * C + c[None, :]
+        tl.store(dst_ptr + base + idx, acc_r.to(dst_ptr.dtype.element_ty))
+        tl.store(dst_ptr + base + N + idx, acc_i.to(dst_ptr.dtype.element_ty))
 
 
 # ---- launcher -----------------------------------------------------------------------------------------
@@ -292,12 +332,13 @@ def _split(m: int) -> tuple[int, int]:
     return m1, m // m1
 
 
-def plan(length: int, inner_max: int = INNER_MAX) -> dict:
-    """FFT size and decomposition for sequence length ``length``: N, P (outer), M1 x M2 (inner tile).
+def plan(length: int, inner_max: int = INNER_MAX, outer_max: int = OUTER_MAX) -> dict:
+    """FFT size and decomposition for sequence length ``length``: N, P = P1 * P2 (outer), M1 x M2 (inner).
 
     N = the power of two >= max(2L - 1, 256). N <= inner_max: one on-chip pass (P = 1). Otherwise
     N = P * M with M = inner_max and P >= 16 (tl.dot needs 16-wide tiles; N is raised to 16 * 256 = 4096
-    when smaller, i.e. for 512 < N < 4096 at the default inner_max).
+    when smaller). P <= outer_max: three passes (P1 = P, P2 = 1); larger P: five passes, the outer DFT split
+    into P1 x P2 (both >= 16) so its cost is 8 (P1 + P2) instead of 8 P FLOPs per point.
     """
     n = max(MIN_N, 1 << max(0, (2 * length - 2).bit_length()))  # power of two >= 2L - 1
     if n <= inner_max:
@@ -306,12 +347,13 @@ def plan(length: int, inner_max: int = INNER_MAX) -> dict:
         n = max(n, 16 * MIN_N)
         p = max(16, n // inner_max)
     m1, m2 = _split(n // p)
-    return dict(N=n, P=p, M1=m1, M2=m2)
+    p1, p2 = (p, 1) if p <= max(outer_max, 255) else _split(p)
+    return dict(N=n, P=p, P1=p1, P2=p2, M1=m1, M2=m2)
 
 
 def outer_warps(rows: int) -> int:
-    """Warps of the outer passes: 16-row tiles need 8 (4 warps spill on sm_80 with tf32x3), 32-row tiles 4."""
-    return 8 if rows < 32 else 4
+    """Warps of the outer passes: 8 (with 4, ptxas spilled a few bytes on sm_80 for some tf32x3 variants)."""
+    return 8
 
 
 INNER_WARPS = 4
@@ -374,22 +416,44 @@ def _conv_launch(x: torch.Tensor, kf: torch.Tensor, cfg: dict, pre=None, post=No
                 *args, kf, kf, y, Bsz, L, h0, H * L, n, 1, M1=m1, M2=m2, OUTER=False, KPB=1, PREC=prec,
                 num_warps=INNER_WARPS, **flags)
         return y
-    group = max(1, min(H, MAX_GRID_YZ, WORKSPACE_FLOATS // (npairs * 2 * n)))
-    buf = torch.empty(npairs * group * 2 * n, device=x.device, dtype=buffer_dtype(x.dtype))
-    br, bk = min(p, OUTER_ROWS), OUTER_K
-    bm = min(m, OUTER_COLS)
-    rows_out = triton.cdiv(triton.cdiv(L, m), br)  # row blocks of the inverse pass that hold outputs
+    p1, p2 = cfg["P1"], cfg["P2"]
+    nbuf = 1 if p2 == 1 else 2
+    group = max(1, min(H, MAX_GRID_YZ, WORKSPACE_FLOATS // (npairs * 2 * n * nbuf)))
+    bufs = torch.empty(nbuf, npairs * group * 2 * n, device=x.device, dtype=buffer_dtype(x.dtype))
+    common = dict(BK=OUTER_K, PREC=prec)
+
+    def fwd(src, dst, q, c, gm, tws, twd, from_u, hg, h0):
+        br, bm = min(q, OUTER_ROWS), min(c, OUTER_COLS)
+        groups = 1 if from_u else n // (q * c)
+        long_conv_outer_fwd_kernel[((q // br) * (c // bm) * groups, npairs, hg)](
+            x, args[1], src, dst, Bsz, L, h0, H * L, n, q, c, gm, tws, twd, BR=br, BM=bm, FROM_U=from_u,
+            HAS_PRE=flags["HAS_PRE"] and from_u, num_warps=outer_warps(br), **common)
+
+    def inv(src, dst, q, c, gm, tws, to_y, hg, h0):
+        br, bm = min(q, OUTER_ROWS), min(c, OUTER_COLS)
+        blocks = triton.cdiv(triton.cdiv(L, c), br) if to_y else (q // br) * (n // (q * c))
+        long_conv_outer_inv_kernel[(blocks * (c // bm), npairs, hg)](
+            x, args[2], args[3], src, dst, y, Bsz, L, h0, H * L, n, q, c, gm, tws, BR=br, BM=bm, TO_Y=to_y,
+            HAS_POST=flags["HAS_POST"] and to_y, HAS_SKIP=flags["HAS_SKIP"] and to_y, num_warps=outer_warps(br),
+            **common)
+
     for h0 in range(0, H, group):
         hg = min(group, H - h0)
-        long_conv_outer_fwd_kernel[((p // br) * (m // bm), npairs, hg)](
-            x, args[1], buf, Bsz, L, h0, H * L, n, p, M=m, BR=br, BK=bk, BM=bm,
-            HAS_PRE=flags["HAS_PRE"], PREC=prec, num_warps=outer_warps(br))
+        if p2 == 1:  # three passes: P-point outer DFT, inner, inverse P-point outer DFT
+            fwd(bufs[0], bufs[0], p, m, 1, n, 1, True, hg, h0)
+            inner_buf = bufs[0]
+        else:  # five passes: the outer DFT as P1-point (stride P2 M) then P2-point (stride M) steps
+            fwd(bufs[0], bufs[0], p1, p2 * m, 1, p, m, True, hg, h0)
+            fwd(bufs[0], bufs[1], p2, m, p1, n, 1, False, hg, h0)
+            inner_buf = bufs[1]
         long_conv_inner_kernel[(npairs, hg, p // INNER_ROWS)](
-            *args, kf, buf, y, Bsz, L, h0, H * L, n, p, M1=m1, M2=m2, OUTER=True, KPB=INNER_ROWS, PREC=prec,
-            num_warps=INNER_WARPS, HAS_PRE=False, HAS_POST=False, HAS_SKIP=False)
-        long_conv_outer_inv_kernel[(rows_out * (m // bm), npairs, hg)](
-            x, args[2], args[3], buf, y, Bsz, L, h0, H * L, p, M=m, BR=br, BK=bk, BM=bm,
-            HAS_POST=flags["HAS_POST"], HAS_SKIP=flags["HAS_SKIP"], PREC=prec, num_warps=outer_warps(br))
+            *args, kf, inner_buf, y, Bsz, L, h0, H * L, n, p, M1=m1, M2=m2, OUTER=True, KPB=INNER_ROWS,
+            PREC=prec, num_warps=INNER_WARPS, HAS_PRE=False, HAS_POST=False, HAS_SKIP=False)
+        if p2 == 1:
+            inv(bufs[0], bufs[0], p, m, 1, 1, True, hg, h0)
+        else:
+            inv(bufs[1], bufs[0], p2, m, p1, p, False, hg, h0)
+            inv(bufs[0], bufs[0], p1, p2 * m, 1, 1, True, hg, h0)
     return y
 
 
@@ -409,9 +473,9 @@ def conv_launch(x: torch.Tensor, kf: torch.Tensor, cfg: dict, pre=None, post=Non
 
 class LongConvFn(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, u, k, skip, pre, post, bidirectional, inner_max):
+    def forward(ctx, u, k, skip, pre, post, bidirectional, inner_max, outer_max):
         L = u.shape[-1]
-        cfg = plan(L, inner_max)
+        cfg = plan(L, inner_max, outer_max)
         kf = spectrum(k, L, bidirectional, cfg)
         ctx.save_for_backward(u, k, skip, pre, post)
         ctx.bidirectional = bidirectional
@@ -454,7 +518,7 @@ class LongConvFn(torch.autograd.Function):
                 dk = dk.to(k.dtype)
         if need_skip and skip is not None:
             dskip = (g.to(f32) * u.to(f32)).sum(dim=(0, 2)).to(skip.dtype)
-        return du, dk, dskip, dpre, dpost, None, None
+        return du, dk, dskip, dpre, dpost, None, None, None
 
 
 # ---- cost model (kernels/README.md, "Gated long convolution") ---------------------------------------
@@ -481,11 +545,15 @@ def cost_model(B: int, H: int, L: int, itemsize: int = 2, inner_max: int = INNER
         flops = rows * inner
         hbm = 4 * elems * itemsize + spectrum_bytes
     else:
-        br = min(p, OUTER_ROWS)
-        rows_in = triton.cdiv(triton.cdiv(L, m), OUTER_K) * OUTER_K
-        rows_out = triton.cdiv(triton.cdiv(L, m), br) * br
-        flops = rows * (8 * p * rows_in * m + inner + 8 * rows_out * p * m)
-        hbm = 5 * elems * itemsize + spectrum_bytes + 4 * rows * 2 * n * 4
+        p1, p2 = cfg["P1"], cfg["P2"]
+        c = p2 * m  # columns of the first / last outer step
+        rows_in = triton.cdiv(triton.cdiv(L, c), OUTER_K) * OUTER_K  # input rows holding data
+        br = min(p1, OUTER_ROWS)
+        rows_out = triton.cdiv(triton.cdiv(L, c), br) * br  # output rows holding t < L
+        middle = 0 if p2 == 1 else 2 * 8 * p2 * n  # five passes: the P2-point steps, forward and inverse
+        flops = rows * (8 * p1 * rows_in * c + middle + inner + 8 * rows_out * p1 * c)
+        accesses = 4 if p2 == 1 else 8  # the fp32 intermediate written / read once per pass boundary
+        hbm = 5 * elems * itemsize + spectrum_bytes + accesses * rows * 2 * n * 4
     min_bytes = 4 * elems * itemsize + spectrum_bytes
     fft_rw = 2 * 8 * fft_passes  # one transform: read + write L+1 complex fp32 per pass (~8 B per element each)
     per_elem = ((itemsize + 4) + (itemsize + 4) + 12  # u, pre to fp32; v = u * pre
@@ -511,12 +579,14 @@ def unsupported(u, k, bidirectional: bool = False) -> str | None:
     return None
 
 
-def long_conv(u, k, skip=None, pre_gate=None, post_gate=None, bidirectional=False, inner_max=INNER_MAX):
+def long_conv(u, k, skip=None, pre_gate=None, post_gate=None, bidirectional=False, inner_max=INNER_MAX,
+              outer_max=OUTER_MAX):
     """Triton gated long convolution; same contract as :func:`genoseq.ops.fftconv.long_conv`.
 
     u, pre_gate, post_gate (B, H, L); k (H, L) causal or (H, 2L-1) bidirectional; skip (H,). Returns y
     (B, H, L) in u's dtype. ``inner_max`` (power of two >= 256) caps the on-chip FFT size; lengths with
-    a larger FFT use the three-kernel (outer / inner / outer) path. Tests lower it to exercise that path.
+    a larger FFT use the three-kernel (outer / inner / outer) path; ``outer_max`` caps the outer DFT done
+    in one dense pass (larger ones use five kernels). Tests lower both to exercise those paths.
     """
     from genoseq.ops.fftconv import _check
 
@@ -524,19 +594,20 @@ def long_conv(u, k, skip=None, pre_gate=None, post_gate=None, bidirectional=Fals
     reason = unsupported(u, k, bidirectional)
     if reason is not None:
         raise ValueError(f"long_conv kernel: {reason}")
-    return LongConvFn.apply(u.contiguous(), k, skip, pre_gate, post_gate, bidirectional, inner_max)
+    return LongConvFn.apply(u.contiguous(), k, skip, pre_gate, post_gate, bidirectional, inner_max, outer_max)
 
 
 def aot_configs():
     """Every kernel configuration the launcher can pick (all optional inputs on), for kernels/aot.py.
 
-    P is a runtime argument, so the compiled variants are: the inner kernel at M = 256 and 512 (direct
-    single pass and OUTER step); the outer passes at (M, rows) = (256, 16) (N = 4096), (512, 16)
-    (N = 8192) and (512, 32) (N >= 16384). One list per input dtype (fp32: tf32x3 dots; bf16/fp16: tf32).
+    P, Q and the column count are runtime arguments, so the compiled variants are: the inner kernel at
+    M = 16x16 and 16x32 (direct single pass, and OUTER step); the outer passes with 16- and 32-row tiles,
+    each reading u / writing y (FROM_U / TO_Y) or buffer to buffer (five-pass plan). One list per input
+    dtype (fp32: tf32x3 dots; bf16/fp16: tf32). The intermediate (buf/src/dst pointers) is always fp32.
     """
     flags = dict(HAS_PRE=True, HAS_POST=True, HAS_SKIP=True)
+    fp32_ptrs = ("skip_ptr", "kf_ptr", "buf_ptr", "src_ptr", "dst_ptr")
     for dtype in ("fp32", "bf16", "fp16"):
-        fp32_ptrs = ("skip_ptr", "kf_ptr", "buf_ptr")
         prec = "tf32x3" if dtype == "fp32" else "tf32"
         common = dict(dtype=dtype, fp32_ptrs=fp32_ptrs, num_warps=INNER_WARPS)
         m = MIN_N
@@ -546,12 +617,14 @@ def aot_configs():
                 yield dict(common, fn=long_conv_inner_kernel,
                            config=f"M={m1}x{m2}{' outer' if outer else ''} {dtype}",
                            constexprs=dict(flags, M1=m1, M2=m2, OUTER=outer, KPB=INNER_ROWS if outer else 1,
-                                                 PREC=prec))
+                                           PREC=prec))
             m *= 2
-        for m, br in ((MIN_N, 16), (INNER_MAX, 16), (INNER_MAX, OUTER_ROWS)):
-            shape = dict(M=m, BR=br, BK=OUTER_K, BM=min(m, OUTER_COLS), PREC=prec)
-            label = f"M={m} rows={br} {dtype}"
-            yield dict(common, fn=long_conv_outer_fwd_kernel, config=label, num_warps=outer_warps(br),
-                       constexprs=dict(shape, HAS_PRE=True))
-            yield dict(common, fn=long_conv_outer_inv_kernel, config=label, num_warps=outer_warps(br),
-                       constexprs=dict(shape, HAS_POST=True, HAS_SKIP=True))
+        for br in (16, OUTER_ROWS):
+            shape = dict(BR=br, BK=OUTER_K, BM=OUTER_COLS, PREC=prec)
+            for edge in (True, False):
+                end = "u/y" if edge else "buf"
+                yield dict(common, fn=long_conv_outer_fwd_kernel, config=f"rows={br} {end} {dtype}",
+                           num_warps=outer_warps(br), constexprs=dict(shape, FROM_U=edge, HAS_PRE=True))
+                yield dict(common, fn=long_conv_outer_inv_kernel, config=f"rows={br} {end} {dtype}",
+                           num_warps=outer_warps(br), constexprs=dict(shape, TO_Y=edge, HAS_POST=True,
+                                                                      HAS_SKIP=True))

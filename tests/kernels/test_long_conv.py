@@ -82,7 +82,10 @@ def _check_grads(lc, B, H, L, bidirectional, inner_max=None, seed=1):
     want = torch.autograd.grad((ref * gy).sum(), t64)
     for name, a, b in zip(("u", "k", "skip", "pre", "post"), got, want, strict=True):
         assert a.dtype == torch.float32 and a.shape == b.shape, name
-        assert rrmse(a, b) < FP32_TOL, (name, rrmse(a, b))
+        if name == "skip":  # a sum over (b, t) that may nearly cancel: scale by the sum of |terms|
+            assert (a.double() - b).abs().max() < FP32_TOL * (gy * u).abs().sum(), name
+        else:
+            assert rrmse(a, b) < FP32_TOL, (name, rrmse(a, b))
 
 
 @pytest.mark.interpreter
@@ -97,8 +100,8 @@ def test_backward_matches_direct_fp32(lc, L, bidirectional):
 @pytest.mark.parametrize("L,bidirectional", [(300, True), (2000, False)], ids=["L300-bidir", "L2000-causal"])
 def test_three_pass_path_matches_direct(lc, L, bidirectional):
     # inner_max=256 forces N = 4096 = P 16 x M 256: outer DFT kernel, inner kernel in OUTER mode, inverse outer
-    assert lc.plan(L, 256) == dict(N=4096, P=16, M1=16, M2=16)
-    _check_grads(lc, 2, 2, L, bidirectional, inner_max=256)
+    assert lc.plan(L, 256) == dict(N=4096, P=16, P1=16, P2=1, M1=16, M2=16)
+    _check_grads(lc, 2, 1, L, bidirectional, inner_max=256)
 
 
 @pytest.mark.interpreter
@@ -106,10 +109,24 @@ def test_three_pass_path_matches_direct(lc, L, bidirectional):
 def test_three_pass_path_wide_outer_tiles(lc):
     # default inner_max=512 at L=5000: N = 16384 = P 32 x M 512, 32-row outer tiles, two reduction chunks
     L = 5000
-    assert lc.plan(L) == dict(N=16384, P=32, M1=16, M2=32)
+    assert lc.plan(L) == dict(N=16384, P=32, P1=32, P2=1, M1=16, M2=32)
     u, k, skip, pre, post = _inputs(1, 1, L, False, seed=3)
     y = lc.long_conv(u.float(), k.float(), skip.float(), pre.float(), post.float())
     assert rrmse(y, long_conv_direct(u, k, skip, pre, post)) < FP32_TOL
+
+
+@pytest.mark.interpreter
+@pytest.mark.slow
+def test_five_pass_path_matches_direct(lc):
+    # the outer DFT split P = P1 x P2 (the plan for P > OUTER_MAX, i.e. L > 256K at the defaults), forced at
+    # N = 65536 = (16 x 16) x 256 for a short row: both outer steps, in both directions, plus the inner step
+    L = 40
+    cfg = lc.plan(32768, inner_max=256, outer_max=16)
+    assert cfg == dict(N=65536, P=256, P1=16, P2=16, M1=16, M2=16)
+    u, k, skip, pre, post = (t.float() for t in _inputs(1, 1, L, True, seed=8))
+    y = lc.conv_launch(u, lc.spectrum(k, L, True, cfg), cfg, pre, post, skip)
+    ref = long_conv_direct(*(t.double() for t in (u, k, skip, pre, post)), bidirectional=True)
+    assert rrmse(y, ref) < FP32_TOL
 
 
 @pytest.mark.interpreter
@@ -145,7 +162,7 @@ def test_dispatcher_routes_to_kernel(lc):
     try:
         calls = []
         original = lc.LongConvFn.apply
-        lc.LongConvFn.apply = lambda *a: calls.append(a[-1]) or original(*a)
+        lc.LongConvFn.apply = lambda *a: calls.append(a[-2]) or original(*a)  # records inner_max
         try:
             y = _dispatch.long_conv(u, k, skip, pre, post, bidirectional=True)
         finally:
@@ -170,7 +187,7 @@ def test_cost_model_paper_shape(lc):
     # the figures quoted in kernels/README.md (L = 131072, d = 1024, batch 8, bf16)
     c = lc.cost_model(8, 1024, 131072)
     elems = 8 * 1024 * 131072
-    assert (c["N"], c["P"], c["M1"], c["M2"]) == (1 << 18, 512, 16, 32)
+    assert (c["N"], c["P"], c["P2"], c["M1"], c["M2"]) == (1 << 18, 512, 1, 16, 32)
     assert round(c["flops"] / 1e12, 2) == 5.22
     assert c["bytes"] / elems == 44 and c["min_bytes"] / elems == 10 and c["torch_bytes"] / elems == 129
     assert lc.cost_model(8, 1024, 131072, fft_passes=2)["torch_bytes"] / elems == 161
@@ -185,7 +202,9 @@ def test_plan_covers_every_length(lc):
         assert n >= 2 * L - 1 and n == p * m1 * m2 and n & (n - 1) == 0
         assert 16 <= m1 <= m2 and m1 * m2 <= lc.INNER_MAX
         assert p == 1 or p >= 16
-    assert lc.plan(1 << 20) == dict(N=1 << 21, P=4096, M1=16, M2=32)  # 2M-point FFT for L = 1M
+        assert cfg["P1"] * cfg["P2"] == p and (cfg["P2"] == 1 or 16 <= cfg["P1"] <= cfg["P2"])
+    assert lc.plan(131072)["P2"] == 1  # the paper shape runs three passes
+    assert lc.plan(1 << 20) == dict(N=1 << 21, P=4096, P1=64, P2=64, M1=16, M2=32)  # 2M-point FFT, five passes
 
 
 def test_unsupported_reasons(lc):
@@ -215,8 +234,9 @@ import json, os
 from triton.backends.nvidia.compiler import get_ptxas
 from genoseq_kernels import aot, long_conv
 # fp32 (tf32x3 dots) is the register-heaviest variant of each kernel; all variants: genoseq doctor --compile
-heavy = [c for c in long_conv.aot_configs() if c["dtype"] == "fp32"
-         and ("M=16x32" in c["config"] or "M=512 rows" in c["config"])]
+heavy = [c for c in long_conv.aot_configs() if c["dtype"] == "fp32" and (
+         "M=16x32" in c["config"] or (c["config"].startswith("rows=32") and (c["fn"].__name__.endswith("fwd_kernel")
+                                                                               == ("u/y" in c["config"]))))]
 for cap in (80, 90):
     for cfg in heavy:  # the ptxas triton itself uses for this target, so the PTX version matches
         row = aot.compile_one(cfg, cap, get_ptxas(cap).path)
@@ -231,6 +251,6 @@ def test_aot_compiles_without_spills():
     out = subprocess.run([sys.executable, "-c", AOT_SCRIPT], capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-    assert len(rows) == 12 and {r["target"] for r in rows} == {"sm_80", "sm_90"}
+    assert len(rows) == 8 and {r["target"] for r in rows} == {"sm_80", "sm_90"}
     for r in rows:
         assert r["ok"] and r["spills"] == 0 and 0 < r["shared_bytes"] <= r["limit"], r
