@@ -47,6 +47,7 @@ def selective_scan_fwd_kernel(
     Dm, L, N, G, NCHUNK,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     HAS_H0: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr,
+    SAVE_STATES: tl.constexpr,
 ):
     pid_b = tl.program_id(0)
     pid_d = tl.program_id(1)
@@ -79,8 +80,9 @@ def selective_scan_fwd_kernel(
         bc_mask = nmask[:, None] & tmask[None, :]
         Bt = tl.load(B_ptr + bc_offs, mask=bc_mask, other=0.0).to(tl.float32)  # (BN, T)
         Ct = tl.load(C_ptr + bc_offs, mask=bc_mask, other=0.0).to(tl.float32)
-        tl.store(ckpt_ptr + ((pid_b * Dm + d[:, None]).to(tl.int64) * NCHUNK + ci) * N + n[None, :], h,
-                 mask=dn_mask)
+        if SAVE_STATES:  # chunk-start states for the backward (skipped when no gradient is needed)
+            tl.store(ckpt_ptr + ((pid_b * Dm + d[:, None]).to(tl.int64) * NCHUNK + ci) * N + n[None, :], h,
+                     mask=dn_mask)
         dA = tl.exp(dt[:, None, :] * A[:, :, None])  # (BD, BN, T)
         dBu = (dt * u)[:, None, :] * Bt[None, :, :]
         a_s, b_s = tl.associative_scan((dA, dBu), axis=2, combine_fn=_lin_combine)
@@ -224,14 +226,15 @@ class SelectiveScanFn(torch.autograd.Function):
         nchunk = triton.cdiv(L, CHUNK)
         y = torch.empty_like(u)
         hT = torch.empty(Bsz, Dm, N, device=u.device, dtype=torch.float32)
-        ckpt = torch.empty(Bsz, Dm, nchunk, N, device=u.device, dtype=torch.float32)
+        save = any(ctx.needs_input_grad)
+        ckpt = torch.empty(Bsz, Dm, nchunk if save else 0, N, device=u.device, dtype=torch.float32)
         dummy = u
         selective_scan_fwd_kernel[(Bsz, triton.cdiv(Dm, bd))](
             u, delta, A, Bg, Cg, D if D is not None else dummy, z if z is not None else dummy,
             delta_bias if delta_bias is not None else dummy, h0 if h0 is not None else dummy, y, hT, ckpt,
             Dm, L, N, G, nchunk,
             HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus,
-            HAS_H0=h0 is not None, BLOCK_D=bd, BLOCK_N=_block_n(N), CHUNK=CHUNK,
+            HAS_H0=h0 is not None, BLOCK_D=bd, BLOCK_N=_block_n(N), CHUNK=CHUNK, SAVE_STATES=save,
             num_warps=NUM_WARPS,
         )
         ctx.softplus = softplus
@@ -312,7 +315,7 @@ def aot_configs():
             flags = dict(HAS_D=True, HAS_Z=True, HAS_BIAS=True, SOFTPLUS=True, BLOCK_D=bd, BLOCK_N=bn, CHUNK=CHUNK)
             params = ("A_ptr", "D_ptr", "bias_ptr")
             yield dict(fn=selective_scan_fwd_kernel, config=f"D{bd} N{bn} T{CHUNK} {dtype}", dtype=dtype,
-                       fp32_ptrs=params + ("h0_ptr", "hT_ptr", "ckpt_ptr"), constexprs=dict(flags, HAS_H0=True),
+                       fp32_ptrs=params + ("h0_ptr", "hT_ptr", "ckpt_ptr"), constexprs=dict(flags, HAS_H0=True, SAVE_STATES=True),
                        num_warps=NUM_WARPS)
             yield dict(fn=selective_scan_bwd_kernel, config=f"D{bd} N{bn} T{CHUNK} {dtype}", dtype=dtype,
                        fp32_ptrs=params + ("ckpt_ptr", "dhT_ptr", "dB_ptr", "dC_ptr", "dA_ptr", "dD_ptr",

@@ -60,7 +60,7 @@ def ssd_fwd_kernel(
     x_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, h0_ptr, y_ptr, hT_ptr, ckpt_ptr,
     L, H, G, P, N, NCHUNK,
     HAS_D: tl.constexpr, HAS_H0: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_N: tl.constexpr,
-    CHUNK: tl.constexpr,
+    CHUNK: tl.constexpr, SAVE_STATES: tl.constexpr,
 ):
     pid = tl.program_id(0)  # b * H + h
     b = pid // H
@@ -81,8 +81,9 @@ def ssd_fwd_kernel(
     for ci in range(0, NCHUNK):
         t = ci * CHUNK + q
         x, dt, Bc, Cc, _, _ = _load_chunk(x_ptr, dt_ptr, B_ptr, C_ptr, b, h, grp, t, p, n, L, H, G, P, N)
-        tl.store(ckpt_ptr + ((pid.to(tl.int64) * NCHUNK + ci) * P + p[:, None]) * N + n[None, :], state,
-                 mask=pn_mask)
+        if SAVE_STATES:  # chunk-start states for the backward (skipped when no gradient is needed)
+            tl.store(ckpt_ptr + ((pid.to(tl.int64) * NCHUNK + ci) * P + p[:, None]) * N + n[None, :], state,
+                     mask=pn_mask)
         cs = tl.cumsum(dt * A, axis=0)  # (Q,)
         S = _mm(Cc, tl.trans(Bc), x_ptr)  # (Q, Q)
         decay = tl.exp(tl.where(causal, cs[:, None] - cs[None, :], float("-inf")))
@@ -283,12 +284,13 @@ class SSDFn(torch.autograd.Function):
         y = torch.empty_like(x)
         f32 = dict(device=x.device, dtype=torch.float32)
         hT = torch.empty(Bsz, H, P, N, **f32)
-        ckpt = torch.empty(Bsz, H, nchunk, P, N, **f32)
+        save = any(ctx.needs_input_grad)
+        ckpt = torch.empty(Bsz, H, nchunk if save else 0, P, N, **f32)
         dummy = x
         ssd_fwd_kernel[(Bsz * H, triton.cdiv(P, bp))](
             x, dt, A, B, C, D if D is not None else dummy, h0 if h0 is not None else dummy, y, hT, ckpt,
             L, H, G, P, N, nchunk, HAS_D=D is not None, HAS_H0=h0 is not None, BLOCK_P=bp, BLOCK_N=bn,
-            CHUNK=CHUNK, num_warps=_fwd_warps(x.dtype == torch.float32),
+            CHUNK=CHUNK, SAVE_STATES=save, num_warps=_fwd_warps(x.dtype == torch.float32),
             num_stages=NUM_STAGES,
         )
         ctx.has = (D is not None, h0 is not None)
@@ -362,7 +364,7 @@ def aot_configs():
                 cfg = f"P{bp} N{bn} Q{CHUNK} {dtype}"
                 yield dict(fn=ssd_fwd_kernel, config=cfg, dtype=dtype,
                            fp32_ptrs=("dt_ptr", "A_ptr", "D_ptr", "h0_ptr", "hT_ptr", "ckpt_ptr"),
-                           constexprs=dict(common, HAS_D=True, HAS_H0=True), num_warps=_fwd_warps(dtype == "fp32"),
+                           constexprs=dict(common, HAS_D=True, HAS_H0=True, SAVE_STATES=True), num_warps=_fwd_warps(dtype == "fp32"),
                            num_stages=NUM_STAGES)
                 yield dict(fn=ssd_bwd_state_kernel, config=cfg, dtype=dtype,
                            fp32_ptrs=("dt_ptr", "A_ptr", "dhT_ptr", "dckpt_ptr", "dh0_ptr"),
