@@ -31,6 +31,10 @@ steps with conjugate matrices in reverse order, which returns the signal in natu
   32 bytes per (b, h, t) element). Zero padding is skipped: the forward outer pass reads only the rows
   holding data and the inverse outer pass computes only the rows holding outputs. Grid order puts the
   programs that share input columns (outer passes) or a spectrum row (inner pass) next to each other.
+* P > OUTER_MAX (1024, L > 256K): five kernels. The dense P-point outer DFT (8P FLOPs per point) is itself
+  split P = P1 x P2: a P1-point step with stride P2*M (from u, twiddle w_P^(k1 p2)), a P2-point step with
+  stride M per k1 (buffer to buffer, twiddle w_N^(kp m)), the inner kernel, and the two inverse steps in
+  reverse. Two more intermediate round trips (8 x 8N bytes per batch pair), 8 (P1 + P2) FLOPs per point.
 
 Backward: dv = correlation of g * post with k = the same kernels with the conjugate spectrum (pre gate slot
 = post gate); d_post = g * z needs z = conv(v, k), recomputed by the forward kernel without gates. d_k
