@@ -6,6 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+# Import the mixers at collection time: genoseq.ops._dispatch imports the submodules genoseq.ops.short_conv /
+# selective_scan lazily on the first forward pass, which rebinds those package attributes to the modules, so a
+# mixer module imported *after* a first Hyena forward would pick up a module instead of the function.
+import genoseq.model.mamba  # noqa: F401
+import genoseq.model.mamba2  # noqa: F401
 from genoseq.infer.embed import embed
 from genoseq.infer.generate import generate
 from genoseq.infer.variants import score_variants
