@@ -230,16 +230,15 @@ def test_aot_configs_shape(lc):
 
 
 AOT_SCRIPT = """
-import json, os
-from triton.backends.nvidia.compiler import get_ptxas
+import json
 from genoseq_kernels import aot, long_conv
 # fp32 (tf32x3 dots) is the register-heaviest variant of each kernel; all variants: genoseq doctor --compile
 heavy = [c for c in long_conv.aot_configs() if c["dtype"] == "fp32" and (
          "M=16x32" in c["config"] or (c["config"].startswith("rows=32") and (c["fn"].__name__.endswith("fwd_kernel")
                                                                                == ("u/y" in c["config"]))))]
 for cap in (80, 90):
-    for cfg in heavy:  # the ptxas triton itself uses for this target, so the PTX version matches
-        row = aot.compile_one(cfg, cap, get_ptxas(cap).path)
+    for cfg in heavy:
+        row = aot.compile_one(cfg, cap)
         print(json.dumps(dict(row.__dict__, limit=aot.TARGETS[cap])))
 """
 
