@@ -18,7 +18,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genoseq.errors import ConfigError
-from genoseq.ops import selective_scan, short_conv
+from genoseq.ops._dispatch import selective_scan, short_conv
+
+# The operators above are the dispatching public ones (the objects genoseq.ops exports), imported from
+# _dispatch because loading the submodule genoseq.ops.selective_scan (or .short_conv) rebinds that
+# package attribute to the submodule, after which `from genoseq.ops import ...` returns a module.
 
 
 def check_positive(**values: int | float) -> None:

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from genoseq.errors import ConfigError
 from genoseq.model.mamba import check_conv_width, check_positive, compute_dtype, init_dt_bias
-from genoseq.ops import short_conv, ssd
+from genoseq.ops._dispatch import short_conv, ssd  # public dispatching operators; see model/mamba.py
 
 RMS_EPS = 1e-5
 
