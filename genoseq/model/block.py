@@ -9,6 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+_MLP_PIECE = 16384  # positions per recomputed MLP piece under activation checkpointing
+
 
 class MLP(nn.Module):
     """Position-wise MLP: "gelu" (Linear-GELU-Linear) or "glu" (SwiGLU: silu(a) * b)."""
@@ -47,11 +49,17 @@ class Block(nn.Module):
     def _mlp_branch(self, h: Tensor) -> Tensor:
         return self.drop(self.mlp(self.norm2(h)))
 
+    def _mlp_checkpointed(self, h: Tensor) -> Tensor:
+        """The position-wise MLP branch recomputed in backward, in pieces of _MLP_PIECE positions so the
+        recomputed hidden activations (L x mlp width) never exist for the whole sequence at once."""
+        pieces = [checkpoint(self._mlp_branch, p, use_reentrant=False) for p in h.split(_MLP_PIECE, dim=1)]
+        return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=1)
+
     def _mlp(self, h: Tensor) -> Tensor:
         if self.mlp is None:
             return h
-        if self.checkpointing == "mlp" and self.training and h.requires_grad:
-            return h + checkpoint(self._mlp_branch, h, use_reentrant=False)
+        if self.checkpointing != "none" and self.training and torch.is_grad_enabled():
+            return h + self._mlp_checkpointed(h)
         return h + self._mlp_branch(h)
 
     def _mixer_branch(self, h: Tensor) -> Tensor:
@@ -61,10 +69,7 @@ class Block(nn.Module):
         """h (B, L, D) -> (B, L, D). With checkpointing="block" (training) each residual branch keeps only its
         input for backward and is recomputed there (peak = the larger branch's activations, not their sum)."""
         if self.checkpointing == "block" and self.training and torch.is_grad_enabled():
-            h = h + checkpoint(self._mixer_branch, h, use_reentrant=False)
-            if self.mlp is None:
-                return h
-            return h + checkpoint(self._mlp_branch, h, use_reentrant=False)
+            return self._mlp(h + checkpoint(self._mixer_branch, h, use_reentrant=False))
         return self._mlp(h + self._mixer_branch(h))
 
     def forward_chunk(self, h: Tensor, state: dict) -> Tensor:

@@ -18,6 +18,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from genoseq.ops import long_conv, short_conv
 from genoseq.ops.fftconv import causal_conv_tail, tail_fft_size
@@ -129,7 +130,12 @@ class HyenaMixer(nn.Module):
         key = (dtype, self.filter.deltas.device, self._filter_params_key())
         if cacheable and self._cache is not None and self._cache[0] == key and self._cache[1].shape[-1] >= n:
             return self._cache[1][..., :n]
-        h = self.filter(n, dtype).view(-1, self.d_model, n)  # generated once for all channels
+        if self.training and torch.is_grad_enabled():
+            # keep only the filter for backward; its MLP activations (L x filter_dim per layer) are recomputed
+            h = checkpoint(self.filter, n, dtype, use_reentrant=False)
+        else:
+            h = self.filter(n, dtype)
+        h = h.view(-1, self.d_model, n)  # generated once for all channels
         if cacheable:
             # keep at least the lags the filter support can reach, so streaming never regenerates them
             self._cache = (key, h)
