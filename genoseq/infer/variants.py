@@ -50,6 +50,7 @@ from genoseq.infer.windows import AlleleWindows, GenomeAccess, allele_windows, c
 from genoseq.tokenizer import MASK_ID
 
 METHODS = ("llr", "masked_llr", "embedding", "head")
+BLOCK = 2048  # variants whose windows are built and scored together
 BASE_COLUMNS = ["index", "record", "chrom", "pos", "ref", "alt", "status", "message"]
 METHOD_COLUMNS = {
     "llr": ["llr_sum", "llr_mean", "llr_fwd", "llr_rev", "window_start", "window_end"],
@@ -65,7 +66,7 @@ class _Unit:
 
     variant: int  # position in the variants list
     strand: str
-    win: AlleleWindows
+    win: AlleleWindows | None  # dropped (None) once the unit is scored
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -125,23 +126,38 @@ def score_variants(
     # an exactly RC-equivariant masked LM gives the same masked log-probabilities on both strands
     mirror = rc_average and method == "masked_llr" and bool(getattr(getattr(model, "config", None),
                                                                     "rc_equivariant", False))
-    units, bounds = build_units(access, vs, width, ("+",) if mirror else strands)
     model.eval()
+    if method == "llr":
+        require_causal(model, "method 'llr'")
     scorer = {"llr": _score_llr, "masked_llr": _score_masked, "embedding": _score_embedding, "head": _score_head}
     extra_cols: list[str] = []
-    with torch.inference_mode():
-        if method == "llr":
-            require_causal(model, "method 'llr'")
-            llr_units(model, units, (batch_size, max_tokens), fast=fast, progress=progress)
-        elif method == "head":
-            extra_cols = _head_units(model, units, (batch_size, max_tokens), pool_window, progress)
-        elif method == "masked_llr":
-            _masked_units(model, units, (batch_size, max_tokens), progress)
-            if mirror:
-                for us in units.values():
-                    us.append(_Unit(us[0].variant, "-", us[0].win, dict(us[0].extra)))
-        else:
-            _embedding_units(model, units, (batch_size, max_tokens), layer, pool_window, progress)
+    units: dict[int, list[_Unit]] = {}
+    bounds: dict[int, tuple[int, int]] = {}
+    ok = [i for i, v in enumerate(vs) if v.status == "ok"]
+    done = 0
+    # blocks of variants bound the memory held in windows (a 10k-variant VCF at window 8192 would hold ~0.3 GB)
+    for block in chunks(ok, BLOCK):
+        bunits, bbounds = build_units(access, vs, width, ("+",) if mirror else strands, block)
+        n_block = sum(len(us) for us in bunits.values())
+        report = None if progress is None else (lambda n, base=done: progress(base + n))
+        with torch.inference_mode():
+            if method == "llr":
+                llr_units(model, bunits, (batch_size, max_tokens), fast=fast, progress=report)
+            elif method == "head":
+                extra_cols = _head_units(model, bunits, (batch_size, max_tokens), pool_window, report)
+            elif method == "masked_llr":
+                _masked_units(model, bunits, (batch_size, max_tokens), report)
+                if mirror:
+                    for us in bunits.values():
+                        us.append(_Unit(us[0].variant, "-", us[0].win, dict(us[0].extra)))
+            else:
+                _embedding_units(model, bunits, (batch_size, max_tokens), layer, pool_window, report)
+        done += n_block
+        for us in bunits.values():
+            for u in us:
+                u.win = None  # scores are in u.extra; free the token windows
+        units.update(bunits)
+        bounds.update(bbounds)
     rows = []
     for i, v in enumerate(vs):
         row = {"index": v.index, "record": v.record, "chrom": v.chrom, "pos": v.pos, "ref": v.ref,
@@ -160,12 +176,14 @@ def default_window(model: torch.nn.Module) -> int:
 
 
 def build_units(
-    access: GenomeAccess, vs: Sequence[VariantIn], width: int, strands: Sequence[str]
+    access: GenomeAccess, vs: Sequence[VariantIn], width: int, strands: Sequence[str],
+    indices: Sequence[int] | None = None,
 ) -> tuple[dict[int, list[_Unit]], dict[int, tuple[int, int]]]:
     """Equal-length ref/alt windows per (ok variant, strand); also each variant's window bounds."""
     units: dict[int, list[_Unit]] = {}
     bounds: dict[int, tuple[int, int]] = {}
-    for i, v in enumerate(vs):
+    for i in range(len(vs)) if indices is None else indices:
+        v = vs[i]
         if v.status != "ok":
             continue
         ref_ids, alt_ids = encode_allele(v.ref), encode_allele(v.alt)
@@ -227,6 +245,9 @@ def _llr_shared_prefix(model: torch.nn.Module, flat: list[_Unit], budget: tuple[
                 for u in job[2]:
                     u.extra.pop("_slot")
                     u.extra["llr"], u.extra["n_tokens"] = 0.0, len(u.win.ref) - 1
+                    done += 1
+            if progress:
+                progress(done)
             continue
         for batch in chunks(shape_jobs, per_batch(budget, len(shape_jobs[0][1]), m)):
             suffix_ll = _prefix_continuations(model, [j[0] for j in batch], [j[1] for j in batch], k, m, device)

@@ -226,3 +226,16 @@ def test_table_tsv(tmp_path, toy_lm, toy_genome):
     lines = out.read_text().splitlines()
     assert lines[0].split("\t")[:8] == ["index", "record", "chrom", "pos", "ref", "alt", "status", "message"]
     assert len(lines) == 3 and lines[2].split("\t")[6] == "unknown_contig"
+
+
+def test_blocks_and_progress(toy_lm, toy_genome, monkeypatch):
+    import genoseq.infer.variants as mod
+
+    variants = _variants(toy_genome) + [("chrZ", 1, "A", "C")]
+    whole = score_variants(toy_lm, toy_genome, variants, window=21)
+    monkeypatch.setattr(mod, "BLOCK", 2)
+    seen: list[int] = []
+    blocks = score_variants(toy_lm, toy_genome, variants, window=21, progress=seen.append)
+    np.testing.assert_allclose(blocks["llr_sum"], whole["llr_sum"], atol=1e-12)
+    assert blocks["status"] == whole["status"]
+    assert seen == sorted(seen) and seen[-1] == 2 * (len(variants) - 1)  # units: (variant, strand), ok ones
