@@ -171,3 +171,14 @@ def test_whole_tiny_hybrid_model_forced_triton_matches_torch_path():
     for name, g in grads_t.items():
         if g.norm() > 0:
             assert rel_rmse(grads_k[name], g) < 1e-4, name
+
+
+def test_public_names_stay_the_dispatcher_after_submodule_imports():
+    import importlib
+
+    import genoseq.ops as ops
+
+    for name in ("short_conv", "selective_scan", "ssd", "fftconv"):
+        importlib.import_module(f"genoseq.ops.{name}")
+    for name in ("long_conv", "short_conv", "selective_scan", "ssd"):
+        assert getattr(ops, name) is getattr(_dispatch, name)
