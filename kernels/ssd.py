@@ -60,8 +60,9 @@ def ssd_fwd_kernel(
     x_ptr, dt_ptr, A_ptr, B_ptr, C_ptr, D_ptr, h0_ptr, y_ptr, hT_ptr, ckpt_ptr,
     L, H, G, P, N, NCHUNK,
     HAS_D: tl.constexpr, HAS_H0: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_N: tl.constexpr,
-    CHUNK: tl.constexpr, SAVE_STATES: tl.constexpr,
+    CHUNK: tl.constexpr, SAVE_STATES: tl.constexpr, COMPUTE_Y: tl.constexpr,
 ):
+    """Forward (COMPUTE_Y) or the state-only pass the backward runs to rebuild the chunk-start states."""
     pid = tl.program_id(0)  # b * H + h
     b = pid // H
     h = pid % H
@@ -81,19 +82,20 @@ def ssd_fwd_kernel(
     for ci in range(0, NCHUNK):
         t = ci * CHUNK + q
         x, dt, Bc, Cc, _, _ = _load_chunk(x_ptr, dt_ptr, B_ptr, C_ptr, b, h, grp, t, p, n, L, H, G, P, N)
-        if SAVE_STATES:  # chunk-start states for the backward (skipped when no gradient is needed)
+        if SAVE_STATES:  # chunk-start states for the backward
             tl.store(ckpt_ptr + ((pid.to(tl.int64) * NCHUNK + ci) * P + p[:, None]) * N + n[None, :], state,
                      mask=pn_mask)
         cs = tl.cumsum(dt * A, axis=0)  # (Q,)
-        S = _mm(Cc, tl.trans(Bc), x_ptr)  # (Q, Q)
-        decay = tl.exp(tl.where(causal, cs[:, None] - cs[None, :], float("-inf")))
-        M = S * decay * dt[None, :]
-        y = _mm(M.to(x.dtype), x, x_ptr)  # (Q, P)
-        y += tl.exp(cs)[:, None] * _mm(Cc, tl.trans(state.to(Cc.dtype)), x_ptr)
-        y += Dh * x.to(tl.float32)
-        tmask = t < L
-        tl.store(y_ptr + ((b * L + t).to(tl.int64) * H + h)[:, None] * P + p[None, :],
-                 y.to(y_ptr.dtype.element_ty), mask=tmask[:, None] & (p < P)[None, :])
+        if COMPUTE_Y:
+            S = _mm(Cc, tl.trans(Bc), x_ptr)  # (Q, Q)
+            decay = tl.exp(tl.where(causal, cs[:, None] - cs[None, :], float("-inf")))
+            M = S * decay * dt[None, :]
+            y = _mm(M.to(x.dtype), x, x_ptr)  # (Q, P)
+            y += tl.exp(cs)[:, None] * _mm(Cc, tl.trans(state.to(Cc.dtype)), x_ptr)
+            y += Dh * x.to(tl.float32)
+            tmask = t < L
+            tl.store(y_ptr + ((b * L + t).to(tl.int64) * H + h)[:, None] * P + p[None, :],
+                     y.to(y_ptr.dtype.element_ty), mask=tmask[:, None] & (p < P)[None, :])
         cs_end = tl.sum(tl.where(q == CHUNK - 1, cs, 0.0), axis=0)
         w = tl.exp(cs_end - cs) * dt  # (Q,)
         xw = (x.to(tl.float32) * w[:, None]).to(x.dtype)
@@ -270,36 +272,44 @@ def _blocks(P: int, N: int, dtype: torch.dtype) -> tuple[int, int]:
     return min(bp_max, max(16, triton.next_power_of_2(P))), max(16, triton.next_power_of_2(N))
 
 
-def _fwd_warps(dtype_is_fp32: bool) -> int:
-    return 4 if dtype_is_fp32 else 8
+def _fwd_warps(dtype_is_fp32: bool, bn: int) -> int:
+    """Chosen from the AOT table: the only settings with 0 spills on both sm_80 and sm_90."""
+    return 8 if dtype_is_fp32 and bn >= 64 else 4
+
+
+def _run_fwd(x, dt, A, B, C, D, h0, compute_y: bool):
+    """Forward kernel: (y, final state) when compute_y, else (None, chunk-start states (B, H, nchunk, P, N))."""
+    Bsz, L, H, P = x.shape
+    G, N = B.shape[2], B.shape[3]
+    bp, bn = _blocks(P, N, x.dtype)
+    nchunk = triton.cdiv(L, CHUNK)
+    f32 = dict(device=x.device, dtype=torch.float32)
+    y = torch.empty_like(x) if compute_y else None
+    hT = torch.empty(Bsz, H, P, N, **f32)
+    ckpt = None if compute_y else torch.empty(Bsz, H, nchunk, P, N, **f32)
+    dummy = x
+    ssd_fwd_kernel[(Bsz * H, triton.cdiv(P, bp))](
+        x, dt, A, B, C, D if D is not None else dummy, h0 if h0 is not None else dummy,
+        y if compute_y else dummy, hT, ckpt if ckpt is not None else hT,
+        L, H, G, P, N, nchunk, HAS_D=D is not None, HAS_H0=h0 is not None, BLOCK_P=bp, BLOCK_N=bn,
+        CHUNK=CHUNK, SAVE_STATES=not compute_y, COMPUTE_Y=compute_y,
+        num_warps=_fwd_warps(x.dtype == torch.float32, bn), num_stages=NUM_STAGES,
+    )
+    return (y, hT) if compute_y else (None, ckpt)
 
 
 class SSDFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, dt, A, B, C, D, h0):
-        Bsz, L, H, P = x.shape
-        G, N = B.shape[2], B.shape[3]
-        bp, bn = _blocks(P, N, x.dtype)
-        nchunk = triton.cdiv(L, CHUNK)
-        y = torch.empty_like(x)
-        f32 = dict(device=x.device, dtype=torch.float32)
-        hT = torch.empty(Bsz, H, P, N, **f32)
-        save = any(ctx.needs_input_grad)
-        ckpt = torch.empty(Bsz, H, nchunk if save else 0, P, N, **f32)
-        dummy = x
-        ssd_fwd_kernel[(Bsz * H, triton.cdiv(P, bp))](
-            x, dt, A, B, C, D if D is not None else dummy, h0 if h0 is not None else dummy, y, hT, ckpt,
-            L, H, G, P, N, nchunk, HAS_D=D is not None, HAS_H0=h0 is not None, BLOCK_P=bp, BLOCK_N=bn,
-            CHUNK=CHUNK, SAVE_STATES=save, num_warps=_fwd_warps(x.dtype == torch.float32),
-            num_stages=NUM_STAGES,
-        )
+        y, hT = _run_fwd(x, dt, A, B, C, D, h0, compute_y=True)
         ctx.has = (D is not None, h0 is not None)
-        ctx.save_for_backward(x, dt, A, B, C, D, ckpt)
+        ctx.save_for_backward(x, dt, A, B, C, D, h0)
         return y, hT
 
     @staticmethod
     def backward(ctx, dy, dhT):
-        x, dt, A, B, C, D, ckpt = ctx.saved_tensors
+        x, dt, A, B, C, D, h0 = ctx.saved_tensors
+        _, ckpt = _run_fwd(x, dt, A, B, C, D, h0, compute_y=False)  # rebuild the chunk-start states
         Bsz, L, H, P = x.shape
         G, N = B.shape[2], B.shape[3]
         bp, bn = _blocks(P, N, x.dtype)
@@ -324,7 +334,8 @@ class SSDFn(torch.autograd.Function):
         )
         ssd_bwd_chunk_kernel[grid](
             x, dt, A, B, C, ckpt, dckpt, dy, ddt, dB, dC, dA, dD, L, H, G, P, N, nchunk,
-            BLOCK_P=bp, BLOCK_N=min(bn, CHUNK_BLOCK_N), CHUNK=CHUNK, num_warps=CHUNK_WARPS, num_stages=NUM_STAGES,
+            BLOCK_P=bp, BLOCK_N=min(bn, CHUNK_BLOCK_N), CHUNK=CHUNK, num_warps=CHUNK_WARPS,
+            num_stages=NUM_STAGES,
         )
         has_d, has_h0 = ctx.has
         return (dx, ddt.to(dt.dtype), dA.sum(0).to(A.dtype), dB.to(B.dtype), dC.to(C.dtype),
@@ -362,10 +373,12 @@ def aot_configs():
             for bn in (16, 32, MAX_N):
                 common = dict(BLOCK_P=bp, BLOCK_N=bn, CHUNK=CHUNK)
                 cfg = f"P{bp} N{bn} Q{CHUNK} {dtype}"
-                yield dict(fn=ssd_fwd_kernel, config=cfg, dtype=dtype,
-                           fp32_ptrs=("dt_ptr", "A_ptr", "D_ptr", "h0_ptr", "hT_ptr", "ckpt_ptr"),
-                           constexprs=dict(common, HAS_D=True, HAS_H0=True, SAVE_STATES=True), num_warps=_fwd_warps(dtype == "fp32"),
-                           num_stages=NUM_STAGES)
+                for compute_y in (True, False):  # forward / state rebuild in the backward
+                    yield dict(fn=ssd_fwd_kernel, config=cfg + ("" if compute_y else " states"), dtype=dtype,
+                               fp32_ptrs=("dt_ptr", "A_ptr", "D_ptr", "h0_ptr", "hT_ptr", "ckpt_ptr"),
+                               constexprs=dict(common, HAS_D=True, HAS_H0=True, SAVE_STATES=not compute_y,
+                                               COMPUTE_Y=compute_y),
+                               num_warps=_fwd_warps(dtype == "fp32", bn), num_stages=NUM_STAGES)
                 yield dict(fn=ssd_bwd_state_kernel, config=cfg, dtype=dtype,
                            fp32_ptrs=("dt_ptr", "A_ptr", "dhT_ptr", "dckpt_ptr", "dh0_ptr"),
                            constexprs=dict(common, HAS_DHT=True), num_warps=STATE_WARPS, num_stages=NUM_STAGES)
