@@ -8,6 +8,8 @@ the device limit (164 KiB on sm_80, 227 KiB on sm_90). Registers and spills come
 Hopper warpgroup MMA instructions.
 
     python -m genoseq_kernels.aot [--json] [--modules ssd,short_conv]   (also: genoseq doctor --compile)
+
+Configurations compile in parallel (forked workers, $GENOSEQ_AOT_JOBS, default: the CPU count).
 """
 
 from __future__ import annotations
@@ -135,7 +137,25 @@ def run_all(targets=tuple(TARGETS), modules=MODULES) -> list[AotResult]:
     os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
     for cap in targets:
         find_ptxas(cap)
-    return [compile_one(cfg, cap) for _, cfg in configurations(modules) for cap in targets]
+    jobs = [(cfg, cap) for _, cfg in configurations(modules) for cap in targets]
+    workers = min(int(os.environ.get("GENOSEQ_AOT_JOBS", os.cpu_count() or 1)), len(jobs))
+    if workers <= 1:
+        return [compile_one(cfg, cap) for cfg, cap in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _JOBS
+    _JOBS = jobs  # inherited by the forked workers (kernel functions do not pickle)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(_compile_job, range(len(jobs))))
+
+
+_JOBS: list = []
+
+
+def _compile_job(index: int) -> AotResult:
+    cfg, cap = _JOBS[index]
+    return compile_one(cfg, cap)
 
 
 def format_table(rows: list[AotResult]) -> str:
