@@ -62,13 +62,14 @@ def cost(op: str, b: int, d: int, L: int) -> tuple[float, float]:
 
 
 def _fns(op: str):
-    import genoseq.ops.fftconv as fftconv
-    import genoseq.ops.selective_scan as ss
-    import genoseq.ops.short_conv as sc
-    import genoseq.ops.ssd as ssd_ref
+    # the PyTorch paths (genoseq.ops.<op> itself is the dispatcher)
+    from genoseq.ops.fftconv import long_conv as torch_long_conv
+    from genoseq.ops.selective_scan import selective_scan as torch_selective_scan
+    from genoseq.ops.short_conv import short_conv as torch_short_conv
+    from genoseq.ops.ssd import ssd as torch_ssd
 
-    torch_fn = {"long_conv": fftconv.long_conv, "short_conv": sc.short_conv,
-                "selective_scan": ss.selective_scan, "ssd": ssd_ref.ssd}[op]
+    torch_fn = {"long_conv": torch_long_conv, "short_conv": torch_short_conv,
+                "selective_scan": torch_selective_scan, "ssd": torch_ssd}[op]
     from genoseq_kernels import long_conv, selective_scan, short_conv, ssd
 
     triton_fn = {"long_conv": long_conv.long_conv, "short_conv": short_conv.short_conv,
