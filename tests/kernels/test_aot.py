@@ -42,3 +42,19 @@ def test_every_launchable_configuration_compiles_for_sm80_and_sm90_without_spill
         assert r["spills"] == 0
         assert r["shared_bytes"] <= (164 if r["target"] == "sm_80" else 227) * 1024
         assert set(r) >= {"kernel", "config", "target", "registers", "spills", "shared_bytes", "wgmma"}
+
+
+def test_doctor_compile_runs_the_aot_module_without_the_interpreter(monkeypatch):
+    import genoseq.cli.doctor as doctor
+
+    seen = {}
+
+    def fake_run(cmd, env):
+        seen.update(cmd=cmd, env=env)
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    assert doctor.compile_report(as_json=True) == 0
+    assert seen["cmd"][1:] == ["-m", "genoseq_kernels.aot", "--json"]
+    assert "TRITON_INTERPRET" not in seen["env"]
