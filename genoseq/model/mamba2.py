@@ -19,12 +19,13 @@ from torch import Tensor, nn
 
 from genoseq.errors import ConfigError
 from genoseq.model.mamba import check_conv_width, check_positive, compute_dtype, init_dt_bias
+from genoseq.model.ssm_state import RecurrentMixer
 from genoseq.ops._dispatch import short_conv, ssd  # public dispatching operators; see model/mamba.py
 
 RMS_EPS = 1e-5
 
 
-class Mamba2Mixer(nn.Module):
+class Mamba2Mixer(RecurrentMixer):
     """Causal Mamba-2 (SSD) mixer over (B, L, d_model) sequences; see the module docstring.
 
     Args:
@@ -135,31 +136,12 @@ class Mamba2Mixer(nn.Module):
         return self.out_proj(y), conv_state, ssm_state
 
     # -- public API -------------------------------------------------------------------------------
-    def forward(self, x: Tensor) -> Tensor:
-        """x (B, L, d_model) -> (B, L, d_model), causal."""
-        return self._mix(x, None, None)[0]
-
     def allocate_state(
         self, batch_size: int, device: torch.device | str | None = None, dtype: torch.dtype | None = None
     ) -> dict[str, Tensor]:
         """Zero state: conv_state (B, conv_dim, d_conv-1) in ``dtype``; ssm_state (B, H, P, N) in
         float64 if ``dtype`` is float64 else float32. Defaults: the parameters' device and dtype."""
-        device = self.A_log.device if device is None else device
-        dtype = self.in_proj.weight.dtype if dtype is None else dtype
-        ssm_dtype = torch.float64 if dtype == torch.float64 else torch.float32
-        return {
-            "conv_state": torch.zeros(batch_size, self.conv_dim, self.d_conv - 1, device=device, dtype=dtype),
-            "ssm_state": torch.zeros(
-                batch_size, self.n_heads, self.head_dim, self.d_state, device=device, dtype=ssm_dtype
-            ),
-        }
-
-    def forward_chunk(self, x: Tensor, state: dict[str, Tensor]) -> Tensor:
-        """Continue from ``state`` over x (B, Lc, d_model); rebinds the state entries to the new state."""
-        y, conv_state, ssm_state = self._mix(x, state["conv_state"], state["ssm_state"])
-        state["conv_state"] = conv_state.to(state["conv_state"].dtype)
-        state["ssm_state"] = ssm_state.to(state["ssm_state"].dtype)
-        return y
+        return self._zero_state(batch_size, self.conv_dim, (self.n_heads, self.head_dim, self.d_state), device, dtype)
 
     def step(self, x_t: Tensor, state: dict[str, Tensor]) -> Tensor:
         """One token: x_t (B, d_model) -> (B, d_model); single-step recurrence, state updated."""
