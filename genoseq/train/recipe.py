@@ -132,6 +132,8 @@ class TrainerSection:
     seed: int = _f(0, lo=0)
     deterministic: bool = _f(False)
     progress_bar: bool = _f(True)
+    tensorboard: bool | Literal["auto"] = _f("auto", doc="TensorBoard events in logs/tb/: auto (when tensorboard "
+                                                  "or tensorboardX is installed), true (required), false")
 
 
 @dataclass

@@ -127,9 +127,9 @@ def _make_trainer(recipe: Recipe, out: Path, monitor: tuple[str, str], guard: An
                   max_steps: int, val_every: int, accumulate: int) -> Any:
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger
 
     from genoseq.train.callbacks import AtomicCheckpointIO, Throughput
+    from genoseq.train.trainer_setup import make_loggers, select_strategy
 
     t = recipe.trainer
     _quiet_lightning()
@@ -146,16 +146,9 @@ def _make_trainer(recipe: Recipe, out: Path, monitor: tuple[str, str], guard: An
             callbacks.append(step_progress_bar())
         except (ImportError, ModuleNotFoundError):  # rich missing: Lightning's tqdm bar
             pass
-    loggers: list = [CSVLogger(str(out), name="logs", version="")]
-    try:
-        import tensorboard  # noqa: F401
-        from lightning.pytorch.loggers import TensorBoardLogger
-
-        loggers.append(TensorBoardLogger(str(out), name="logs", version="tb"))
-    except ImportError:
-        pass
+    loggers = make_loggers(t, out)
     return L.Trainer(
-        accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy,
+        accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=select_strategy(t),
         precision=_precision(t.precision), max_steps=max_steps, max_epochs=-1,
         max_time={"minutes": t.max_time_minutes} if t.max_time_minutes else None,
         val_check_interval=val_every * accumulate, check_val_every_n_epoch=None,
@@ -263,7 +256,11 @@ def _metric_value(metrics: dict[str, Any], key: str) -> float | None:
 
 
 def prepare_out(recipe: Recipe, out: Path, resume: bool, command: str | None) -> Path | None:
-    """Create the run directory, check a resumption, write the resolved recipe; the checkpoint or None."""
+    """Check the trainer section fits this machine, create the run directory, check a resumption, write
+    the resolved recipe; the checkpoint or None."""
+    from genoseq.train.trainer_setup import check_trainer
+
+    check_trainer(recipe.trainer)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = check_resume(out, recipe.to_dict(), resume)
     write_atomic(out / "recipe.yaml", dump_recipe(recipe, command))

@@ -3,7 +3,7 @@
 Layout of ``OUT/``::
 
     recipe.yaml          the resolved recipe (every default filled in)
-    logs/metrics.csv     CSV log (TensorBoard events in logs/ too when tensorboard is installed)
+    logs/metrics.csv     CSV log (TensorBoard events in logs/tb/ too: trainer.tensorboard)
     checkpoints/         last.ckpt (periodic, for --resume), best.ckpt (best validation metric)
     model/               the best model, save_pretrained format (config.json, model.safetensors, tokenizer.json)
     results.json         steps, throughput, best and test metrics, paths
@@ -24,8 +24,8 @@ from genoseq.errors import GenoseqError
 
 # keys that may change between an interrupted run and its resumption
 RESUMABLE_CHANGES = {
-    "trainer.max_steps", "trainer.max_epochs", "trainer.progress_bar", "data.num_workers", "data.data_dir",
-    "trainer.val_every_n_steps", "trainer.checkpoint_every_n_steps", "trainer.log_every_n_steps",
+    "trainer.max_steps", "trainer.max_epochs", "trainer.progress_bar", "trainer.tensorboard", "data.num_workers",
+    "data.data_dir", "trainer.val_every_n_steps", "trainer.checkpoint_every_n_steps", "trainer.log_every_n_steps",
 }
 
 
