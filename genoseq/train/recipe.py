@@ -120,7 +120,7 @@ class TrainerSection:
     accelerator: str = _f("auto")
     devices: int | str | list[int] = _f(1)
     num_nodes: int = _f(1, lo=1)
-    strategy: str = _f("auto", doc="auto, ddp, ddp_spawn, fsdp, ...")
+    strategy: str = _f("auto", doc="auto, ddp, ddp_spawn, ... (fsdp is refused: see trainer_setup)")
     precision: str = _f("auto", doc="auto (bf16-mixed where supported, else 32-true), 32-true, bf16-mixed, ...")
     max_steps: int | None = _f(1000, lo=1)
     max_epochs: float | None = _f(None, lo=0.0, lo_open=True, doc="fine-tuning: epochs over the train split")

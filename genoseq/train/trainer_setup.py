@@ -3,11 +3,14 @@
 * Loggers: CSV always (``logs/metrics.csv``); TensorBoard (``logs/tb/``) according to
   ``trainer.tensorboard``: ``auto`` (when ``tensorboard`` or ``tensorboardX`` imports), ``true`` (required:
   a ConfigError when neither is installed) or ``false``.
-* Strategy: passed to Lightning unchanged, except that FSDP (``fsdp``, ``fsdp_cpu_offload``) without CUDA
-  fails before anything is built: Lightning 2.x's ``FSDPStrategy`` wraps the model in torch's
-  ``FullyShardedDataParallel`` (FSDP1), which needs an accelerator device ("FSDP needs a non-CPU
-  accelerator device"), and Lightning itself refuses any accelerator but ``cuda``/``gpu`` for it.
-  ``ddp`` (gloo) is the CPU multi-process strategy.
+* Strategy: passed to Lightning unchanged, except FSDP (``fsdp``, ``fsdp_cpu_offload``), which fails
+  before anything is built. genoseq trains with manual optimisation (``BaseModule.training_step`` calls
+  the backward), and Lightning 2.6's ``FSDPStrategy`` runs ``training_step`` inside the root FSDP1
+  module's forward, where a backward trips FSDP's state check ("Expects `BACKWARD_PRE` or
+  `BACKWARD_POST` state but got HandleTrainingState.FORWARD"; Lightning issue #19685; seen on an H100
+  with torch 2.11). Without CUDA it could not run anyway: torch FSDP1 raises "FSDP needs a non-CPU
+  accelerator device" and Lightning refuses accelerators other than ``cuda``/``gpu`` for it. ``ddp``
+  (gloo on CPU, nccl on GPUs) is the multi-process strategy.
 """
 
 from __future__ import annotations
@@ -68,20 +71,20 @@ def check_trainer(trainer: Any) -> None:
 
 
 def select_strategy(trainer: Any) -> str:
-    """``trainer.strategy`` for ``lightning.Trainer``; FSDP without CUDA is a ConfigError (see the module
-    docstring). ``trainer`` is the recipe's TrainerSection."""
+    """``trainer.strategy`` for ``lightning.Trainer``, unchanged; FSDP is a ConfigError on every machine
+    (see the module docstring). ``trainer`` is the recipe's TrainerSection."""
     import torch
 
     strategy = trainer.strategy
     if strategy.lower() not in FSDP_STRATEGIES:
         return strategy
-    accelerator = str(trainer.accelerator).lower()
-    if accelerator not in ("auto", "cuda", "gpu"):
-        raise ConfigError(f"trainer.strategy {strategy!r} needs CUDA GPUs, but trainer.accelerator is "
-                          f"{trainer.accelerator!r}: Lightning's FSDPStrategy (torch FSDP1) runs on CUDA only. "
-                          "Use trainer.accelerator: cuda (or auto), or trainer.strategy: ddp")
-    if not torch.cuda.is_available():
-        raise ConfigError(f"trainer.strategy {strategy!r} needs CUDA GPUs, and none is available: Lightning's "
-                          "FSDPStrategy shards with torch FSDP1, which has no CPU (gloo) path. On CPU use "
-                          "trainer.strategy: ddp (with trainer.devices: N processes)")
-    return strategy
+    if not torch.cuda.is_available() or str(trainer.accelerator).lower() not in ("auto", "cuda", "gpu"):
+        where = ("needs CUDA GPUs (torch FSDP1, which Lightning's FSDPStrategy uses, has no CPU/gloo path; "
+                 "Lightning refuses other accelerators) and, on GPUs too, ")
+    else:
+        where = ""
+    raise ConfigError(
+        f"trainer.strategy {strategy!r} is not supported: Lightning's FSDPStrategy {where}cannot run genoseq's "
+        "manual optimisation (the backward inside training_step fails in FSDP1 with 'Expects BACKWARD_PRE or "
+        "BACKWARD_POST state'; Lightning issue #19685). Use trainer.strategy: ddp (gloo on CPU, nccl on "
+        "GPUs); model.gradient_checkpointing: true and bf16-mixed precision save memory")
