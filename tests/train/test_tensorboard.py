@@ -26,14 +26,15 @@ def _scalars(tb_dir) -> dict[str, list[tuple[int, float]]]:
 
 @pytest.mark.skipif(not HAVE_TB, reason="tensorboard is not installed (pip install tensorboard)")
 def test_tensorboard_scalars_equal_csv(tiny_pretrain, tmp_path):
-    recipe = load_recipe(tiny_pretrain(trainer={"max_steps": 4, "val_every_n_steps": 2,
-                                                "checkpoint_every_n_steps": 4, "tensorboard": True}))
+    recipe = load_recipe(tiny_pretrain(data={"val_windows": 2}, trainer={
+        "max_steps": 3, "val_every_n_steps": 2, "checkpoint_every_n_steps": 3, "tensorboard": True}))
     run_recipe(recipe, tmp_path / "run")
     tb_dir = tmp_path / "run" / "logs" / "tb"
     assert list(tb_dir.glob("events.out.tfevents.*"))
     tb = _scalars(tb_dir)
     csv = read_metrics(tmp_path / "run" / "logs" / "metrics.csv")
-    assert [s for s, _ in tb["train/loss"]] == [0, 1, 2, 3]  # log_every_n_steps: 1
+    assert [s for s, _ in tb["train/loss"]] == [0, 1, 2]  # log_every_n_steps: 1
+    assert len(tb["val/loss"]) == 2  # after step 2 and the final weights
     for key in ("train/loss", "train/lr", "val/loss", "test/loss"):
         assert [s for s, _ in tb[key]] == [s for s, _ in csv[key]], key
         # both hold the logged float32 value (the CSV prints it in full)
