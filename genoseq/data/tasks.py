@@ -1,4 +1,5 @@
-"""Labelled sequence tasks: GUE / Nucleotide Transformer CSVs, GenomicBenchmarks folders, BED + FASTA.
+"""Labelled sequence tasks: GUE CSVs, Nucleotide Transformer labelled FASTA, GenomicBenchmarks folders,
+BED + genome.
 
 :func:`read_task` returns a :class:`Task`: named splits of sequences (str) and labels, the task
 kind (``binary``, ``multiclass``, ``multilabel``, ``regression``) and a stable class mapping
@@ -9,7 +10,11 @@ Accepted layouts (``.gz`` allowed everywhere):
 - a CSV/TSV file with a header naming ``sequence`` and ``label`` columns -> one split named
   after the file (``train``/``dev``/``test``; ``valid``/``validation``/``val`` read as ``dev``;
   any other name gives the split ``all``);
-- a folder with such files per split: ``train.csv``, ``dev.csv`` (or ``valid.csv``), ``test.csv``;
+- a labelled FASTA file (``.fna``/``.fa``/``.fasta``) whose record ids end in ``|LABEL``
+  (Nucleotide Transformer: ``>chr1:1000-1300|1``; the id is the header up to the first space, the label its
+  last ``|``-separated field); multi-line sequences allowed; one split named after the file as above;
+- a folder with such files per split: ``train.csv``, ``dev.csv`` (or ``valid.csv``), ``test.csv``, or
+  ``train.fna``, ``test.fna`` (all tables or all FASTA, not mixed);
 - a GenomicBenchmarks folder: ``train/<class>.csv`` and ``test/<class>.csv``, each file either of
   coordinates (columns ``region`` or ``chr``, ``start``, ``end``, optional ``strand``; 0-based
   half-open like BED, fetched from ``genome``) or of sequences (a ``sequence`` column, or one
@@ -53,6 +58,9 @@ SPLIT_NAMES = {
 }
 _TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")
 _BED_SUFFIXES = (".bed", ".narrowpeak", ".broadpeak")
+_FASTA_SUFFIXES = (".fna", ".fa", ".fasta")
+_FASTA_EXPECTED = ("expected a header '>ID|LABEL' (the class label after the last '|' of the record id, "
+                   "the header up to the first space)")
 _MULTILABEL_SEP = ";"
 _COORD_CHROM = ("region", "chr", "chrom", "contig", "seqname")
 
@@ -290,10 +298,14 @@ def _strip_gz(name: str) -> str:
 
 def _stem(path: Path) -> str:
     name = _strip_gz(path.name)
-    for suffix in _TABLE_SUFFIXES + _BED_SUFFIXES:
+    for suffix in _TABLE_SUFFIXES + _BED_SUFFIXES + _FASTA_SUFFIXES:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return name
+
+
+def _is_fasta(path: Path) -> bool:
+    return _strip_gz(path.name).lower().endswith(_FASTA_SUFFIXES)
 
 
 def _folder_name(folder: Path) -> str:
@@ -333,7 +345,9 @@ def _read_table(
                        f"(pass delimiter={d!r})"
                 break
         else:
-            if header and _looks_like_sequence(header[0].strip()):
+            if header and header[0].strip().lstrip("\ufeff").startswith(">"):
+                hint = "; the file looks like FASTA: name it .fna/.fa/.fasta to read '>ID|LABEL' records"
+            elif header and _looks_like_sequence(header[0].strip()):
                 hint = "; the first line looks like data: add a header line"
         raise InputError(
             f"missing column {', '.join(repr(m) for m in missing)}: the header has columns {names}; "
@@ -357,6 +371,76 @@ def _read_table(
 
 def _delim_word(delim: str) -> str:
     return {"\t": "tab", ",": "comma", ";": "semicolon", " ": "space"}.get(delim, repr(delim))
+
+
+# --------------------------------------------------------------------------- labelled FASTA
+
+
+def _read_labelled_fasta(path: Path, split: str, reader: _Reader) -> None:
+    """FASTA records whose id ends in ``|LABEL`` (Nucleotide Transformer ``.fna``) into ``reader``.
+
+    The record id is the header up to the first whitespace; the label is its last ``|``-separated
+    field, as the dataset's loading script takes it (``record.id.split("|")[-1]``). Sequence lines are
+    joined (whitespace inside them dropped, as Biopython does). Every problem with a record is reported
+    at the line of its header."""
+    header: tuple[int, str, str] | None = None  # (line, record id, label) of the open record
+    chunks: list[str] = []
+    skipping = False  # inside a record whose header was bad (on_invalid="skip")
+    seen_header = False
+
+    def close() -> None:
+        if header is None:
+            return
+        number, record_id, label = header
+        sequence = "".join(chunks)
+        if not sequence:
+            reader.problem(path, number, f"record {record_id!r} has no sequence: expected sequence lines after "
+                                         f"its header")
+        else:
+            reader.add(split, sequence, label, path, number)
+
+    try:
+        with _open_binary(path) as fh:
+            for number, text in enumerate(_decoded_lines(fh, path), start=1):
+                line = text.strip()
+                if not line:
+                    continue
+                if line.startswith(">"):
+                    close()
+                    header, chunks, skipping, seen_header = None, [], False, True
+                    if reader.full(split):
+                        return
+                    fields = line[1:].split(maxsplit=1)
+                    record_id = fields[0] if fields else ""
+                    if not record_id:
+                        reason = f"empty header: {_FASTA_EXPECTED}"
+                    elif "|" not in record_id:
+                        reason = f"record id {record_id!r} has no '|' before a label: {_FASTA_EXPECTED}"
+                    elif not record_id.rsplit("|", 1)[1]:
+                        reason = f"record id {record_id!r} has an empty label after its last '|': {_FASTA_EXPECTED}"
+                    else:
+                        header = (number, record_id, record_id.rsplit("|", 1)[1])
+                        continue
+                    reader.problem(path, number, reason)
+                    skipping = True
+                elif not seen_header:
+                    reader.problem(path, number, "sequence line before the first header: expected a FASTA "
+                                                 "file starting with a header line '>ID|LABEL'")
+                    seen_header = skipping = True  # skip mode: drop the lines up to the first header
+                elif not skipping:
+                    chunks.append(line if " " not in line and "\t" not in line else "".join(line.split()))
+            close()
+            if not seen_header:
+                raise InputError("empty file; expected labelled FASTA records (a header line '>ID|LABEL', then "
+                                 "sequence lines)", path)
+    except _READ_ERRORS as err:
+        raise InputError(f"cannot read the file: {err}", path) from None
+
+
+def _check_fasta_options(path: Path, sequence_column: str, label_columns: list[str]) -> None:
+    if sequence_column != "sequence" or label_columns != ["label"]:
+        raise InputError("sequence_column/label_column do not apply to labelled FASTA (the label is the last "
+                         "'|' field of each record id)", path)
 
 
 # --------------------------------------------------------------------------- GenomicBenchmarks
@@ -605,9 +689,10 @@ def read_task(
     """Read a labelled sequence task.
 
     Args:
-        path: a CSV/TSV file, a folder of split files (``train/dev/test.csv[.gz]``), a
-            GenomicBenchmarks folder (``train|test/<class>.csv[.gz]``) or a BED file of labelled
-            intervals (see the module docstring).
+        path: a CSV/TSV file, a labelled FASTA file (``.fna``/``.fa``/``.fasta``, record ids ending in
+            ``|LABEL`` as in the Nucleotide Transformer tasks), a folder of split files
+            (``train/dev/test.csv[.gz]`` or ``train/test.fna[.gz]``), a GenomicBenchmarks folder
+            (``train|test/<class>.csv[.gz]``) or a BED file of labelled intervals (see the module docstring).
         genome: a :class:`genoseq.Genome` (or FASTA path) for coordinate inputs.
         kind: ``binary``, ``multiclass``, ``multilabel`` or ``regression``; inferred when None
             (integers or strings -> classes; non-integer numbers -> regression; labels holding
@@ -615,6 +700,7 @@ def read_task(
         sequence_column, label_column: column names; ``label_column`` may be a list of columns
             (multi-label 0/1 or multi-target regression). For BED input it is the BED column holding
             the label (a name such as ``"name"``/``"score"`` or a 0-based index; default the name column).
+            Labelled FASTA takes neither (leave the defaults).
         delimiter: column separator; default ``,`` for ``.csv`` and tab for ``.tsv``/``.tab``.
         classes: a fixed class order (a list, or a dict from :meth:`Task.to_dict`); labels outside
             it are errors. Use it to read test data with a fine-tuned model's mapping.
@@ -627,7 +713,8 @@ def read_task(
 
     Raises:
         InputError: naming the file, the line and what was expected (missing column, empty or
-            invalid sequence, wrong delimiter, non-numeric regression label, ...).
+            invalid sequence, wrong delimiter, non-numeric regression label, a FASTA header without
+            ``|LABEL``, a FASTA record without sequence, ...). FASTA problems name the record's header line.
     """
     path = Path(path)
     if not path.exists():
@@ -653,6 +740,12 @@ def read_task(
         if not isinstance(bed_label, (str, int)):
             raise InputError("a BED task takes one label column (a name or a 0-based index)", path)
         _read_bed_task(path, reader, genome, bed_label, split_column)
+    elif _is_fasta(path):
+        _check_fasta_options(path, sequence_column, label_columns)
+        split = SPLIT_NAMES.get(_stem(path).lower(), "all")
+        _read_labelled_fasta(path, split, reader)
+        if name is None and split != "all":
+            task_name = _folder_name(path.resolve().parent)
     else:
         split = SPLIT_NAMES.get(_stem(path).lower(), "all")
         _read_table(path, split, reader, delimiter, sequence_column, label_columns)
@@ -708,7 +801,7 @@ def _read_folder(
         if split is None:
             continue
         target = split_dirs if entry.is_dir() else split_files
-        if entry.is_file() and not _strip_gz(entry.name).lower().endswith(_TABLE_SUFFIXES):
+        if entry.is_file() and not _strip_gz(entry.name).lower().endswith(_TABLE_SUFFIXES + _FASTA_SUFFIXES):
             continue
         if split in target:
             raise InputError(f"two files for split {split!r}: {target[split].name} and {entry.name}", root)
@@ -716,14 +809,25 @@ def _read_folder(
     order = {"train": 0, "dev": 1, "test": 2}
     split_files = dict(sorted(split_files.items(), key=lambda kv: order[kv[0]]))
     split_dirs = dict(sorted(split_dirs.items(), key=lambda kv: order[kv[0]]))
+    fasta = [f.name for f in split_files.values() if _is_fasta(f)]
+    if fasta and len(fasta) < len(split_files):
+        tables = [f.name for f in split_files.values() if not _is_fasta(f)]
+        raise InputError(f"split files mix labelled FASTA ({', '.join(fasta)}) and tables ({', '.join(tables)}); "
+                         f"expected one format for all splits", root)
+    if fasta:
+        _check_fasta_options(root, sequence_column, label_columns)
     if split_files:
         for split, file in split_files.items():
-            _read_table(file, split, reader, delimiter, sequence_column, label_columns)
+            if fasta:
+                _read_labelled_fasta(file, split, reader)
+            else:
+                _read_table(file, split, reader, delimiter, sequence_column, label_columns)
     elif split_dirs:
         _read_genomic_benchmarks(root, split_dirs, reader, genome, delimiter)
     else:
         raise InputError(
-            "no split files found: expected train/dev/test.csv[.gz] (dev may be valid) or GenomicBenchmarks "
-            "folders train/ and test/ holding <class>.csv[.gz]",
+            "no split files found: expected train/dev/test.csv[.gz] (dev may be valid), labelled FASTA "
+            "train/test.fna[.gz] (Nucleotide Transformer) or GenomicBenchmarks folders train/ and test/ holding "
+            "<class>.csv[.gz]",
             root,
         )
