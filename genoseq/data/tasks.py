@@ -339,16 +339,17 @@ def _read_table(
     if missing:
         hint = ""
         other = {"\t": "tab", ",": "comma", ";": "semicolon", " ": "space"}
-        for d, word in other.items():
-            if d != delim and len(header) == 1 and d in header[0]:
-                hint = f"; the line is {word}-separated but {_delim_word(delim)}-separated columns were expected " \
-                       f"(pass delimiter={d!r})"
-                break
+        if header and header[0].strip().lstrip("\ufeff").startswith(">"):
+            hint = "; the file looks like FASTA: name it .fna/.fa/.fasta to read '>ID|LABEL' records"
         else:
-            if header and header[0].strip().lstrip("\ufeff").startswith(">"):
-                hint = "; the file looks like FASTA: name it .fna/.fa/.fasta to read '>ID|LABEL' records"
-            elif header and _looks_like_sequence(header[0].strip()):
-                hint = "; the first line looks like data: add a header line"
+            for d, word in other.items():
+                if d != delim and len(header) == 1 and d in header[0]:
+                    hint = f"; the line is {word}-separated but {_delim_word(delim)}-separated columns were " \
+                           f"expected (pass delimiter={d!r})"
+                    break
+            else:
+                if header and _looks_like_sequence(header[0].strip()):
+                    hint = "; the first line looks like data: add a header line"
         raise InputError(
             f"missing column {', '.join(repr(m) for m in missing)}: the header has columns {names}; "
             f"expected a header naming {sequence_column!r} and {', '.join(repr(c) for c in label_columns)}{hint}",

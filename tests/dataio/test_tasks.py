@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -325,6 +326,138 @@ def test_mutated_task_files_only_raise_genoseq_errors(name: str, tmp_path: Path)
         path = tmp_path / f"{i}" / ("train.csv" if i % 2 else "train.csv.gz")
         write(path, "")
         path.write_bytes(bytes(data))
+        try:
+            read_task(path)
+        except InputError as err:
+            assert str(path) in str(err)
+            errors += 1
+    assert errors > 0
+
+
+# ----------------------------------------------------------------------------- labelled FASTA (Nucleotide Transformer)
+
+NT = DATA / "nt_revised" / "enhancers"
+LABELLED_FASTA = (
+    ">chr1:1000-1012|1 description ignored\n"
+    "ACGTAC\n"
+    "gtNNAC\n"
+    "\n"
+    ">chr2:5-9|0\n"
+    "GG CC\n"
+    ">seq|with|pipes|2\n"
+    "TTTT\n"
+)
+
+
+def test_labelled_fasta_file_exact_records(tmp_path: Path) -> None:
+    task = read_task(write(tmp_path / "nt" / "train.fna", LABELLED_FASTA))
+    assert task.name == "nt" and list(task.splits) == ["train"] and task.kind == "multiclass"
+    train = task["train"]
+    assert train.sequences == ["ACGTACgtNNAC", "GGCC", "TTTT"]
+    assert task.classes == ["0", "1", "2"] and train.labels.tolist() == [1, 0, 2]
+    assert [s.rsplit(":", 1)[1] for s in train.lines] == ["1", "5", "7"]  # header lines
+    assert read_task(write(tmp_path / "x.fa", LABELLED_FASTA)).splits.keys() == {"all"}
+    assert list(read_task(write(tmp_path / "valid.fasta", LABELLED_FASTA)).splits) == ["dev"]
+
+
+def test_labelled_fasta_gzip_and_crlf(tmp_path: Path) -> None:
+    crlf = LABELLED_FASTA.replace("\n", "\r\n").encode()
+    (tmp_path / "test.fna").write_bytes(crlf)
+    (tmp_path / "train.fna.gz").write_bytes(gzip.compress(crlf))
+    task = read_task(tmp_path)
+    assert list(task.splits) == ["train", "test"]
+    for split in ("train", "test"):
+        assert task[split].sequences == ["ACGTACgtNNAC", "GGCC", "TTTT"]
+        assert task[split].labels.tolist() == [1, 0, 2]
+    assert task["train"].lines[2].endswith("train.fna.gz:7")
+
+
+def test_nt_fixture_folder() -> None:
+    task = read_task(NT)
+    assert task.name == "enhancers" and task.kind == "binary" and task.classes == ["0", "1"]
+    assert {s: len(task[s]) for s in task.splits} == {"train": 20, "test": 6}
+    assert task["train"].labels.tolist() == [0, 1] * 10
+    assert task["train"].sequences[1] == "CAGAGTATGTATACCACTGGGTAGGATAGATAAGAGGGCACGTCAATACGGTTCAATGCC"
+    assert all(len(s) == 60 for s in task["test"].sequences)
+    assert read_task(NT / "test.fna", max_rows=2)["test"].labels.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "expected"),
+    [
+        (">a|1\nACGT\n>chr1:5-9\nACGT\n", 3,
+         r"record id 'chr1:5-9' has no '\|' before a label: expected a header '>ID\|LABEL'"),
+        (">a|1\nACGT\n\n>chr1:5-9|\nACGT\n", 4,
+         r"record id 'chr1:5-9\|' has an empty label after its last '\|': expected a header '>ID\|LABEL'"),
+        (">a|1\n>b|0\nACGT\n", 1, r"record 'a\|1' has no sequence: expected sequence lines after its header"),
+        (">a|1\nACGT\n>b|0\nAC\nGTXA\n", 3,
+         r"invalid sequence: invalid nucleotide 'X' .* at position 4; expected A, C, G, T, N or an IUPAC code"),
+        ("ACGT\n>a|1\nACGT\n", 1, r"sequence line before the first header: expected a FASTA file starting with"),
+        (">a|1\nAC\n> \nACGT\n", 3, r"empty header: expected a header '>ID\|LABEL'"),
+        ("", None, r"empty file; expected labelled FASTA records"),
+    ],
+)
+def test_labelled_fasta_errors(tmp_path: Path, text: str, line: int | None, expected: str) -> None:
+    path = write(tmp_path / "train.fna", text)
+    with pytest.raises(InputError) as err:
+        read_task(path)
+    where = f"{path}, line {line}: " if line else f"{path}: "
+    assert str(err.value).startswith(where), str(err.value)
+    assert re.search(expected, str(err.value)), str(err.value)
+
+
+def test_labelled_fasta_label_comes_from_the_id_not_the_description(tmp_path: Path) -> None:
+    task = read_task(write(tmp_path / "t.fna", ">a|1\nACGT\n>b|1 x|0\nACGA\n"))
+    assert task["all"].sequences == ["ACGT", "ACGA"] and task.classes == ["1"]
+
+
+def test_labelled_fasta_skip_records_reasons(tmp_path: Path) -> None:
+    text = ">ok|1\nACGT\n>nolabel\nACGT\nAC\n>empty|0\n>bad|0\nAXGT\n>ok2|0\nGG\nCC\n"
+    path = write(tmp_path / "train.fna", text)
+    with pytest.warns(UserWarning, match="skipped 3 invalid rows"):
+        task = read_task(path, on_invalid="skip")
+    assert task["train"].sequences == ["ACGT", "GGCC"] and task["train"].labels.tolist() == [1, 0]
+    assert [(s.line, s.reason.split(":")[0]) for s in task.skipped] == [
+        (3, "record id 'nolabel' has no '|' before a label"), (6, "record 'empty|0' has no sequence"),
+        (7, "invalid sequence")]
+    assert all(s.path == str(path) for s in task.skipped)
+
+
+def test_labelled_fasta_folder_rules(tmp_path: Path) -> None:
+    write(tmp_path / "mixed" / "train.fna", LABELLED_FASTA)
+    write(tmp_path / "mixed" / "test.csv", "sequence,label\nACGT,1\n")
+    with pytest.raises(InputError, match=r"mixed: split files mix labelled FASTA \(train.fna\) and tables "
+                                         r"\(test.csv\); expected one format"):
+        read_task(tmp_path / "mixed")
+    write(tmp_path / "two" / "train.fna", LABELLED_FASTA)
+    write(tmp_path / "two" / "train.fa.gz", LABELLED_FASTA)
+    with pytest.raises(InputError, match=r"two files for split 'train'"):
+        read_task(tmp_path / "two")
+    with pytest.raises(InputError, match=r"label_column do not apply to labelled FASTA"):
+        read_task(NT, label_column="y")
+    # a FASTA named .csv gets a hint; a plain genome FASTA is not a task
+    with pytest.raises(InputError, match=r"c.csv, line 1: .*the file looks like FASTA: name it .fna/.fa/.fasta"):
+        read_task(write(tmp_path / "c.csv", LABELLED_FASTA))
+    with pytest.raises(InputError, match=r"tiny.fa, line 1: record id 'chr1' has no '\|' before a label"):
+        read_task(DATA / "tiny.fa")
+
+
+def test_mutated_labelled_fasta_only_raises_genoseq_errors(tmp_path: Path) -> None:
+    """Random byte edits of the NT fixture: read_task loads or raises InputError naming the file."""
+    rng = np.random.default_rng(13)
+    plain = (NT / "train.fna").read_bytes()
+    errors = 0
+    for i in range(40):
+        data = bytearray(plain)
+        for _ in range(int(rng.integers(1, 4))):
+            pos = int(rng.integers(0, len(data)))
+            if rng.random() < 0.5:
+                data[pos] = int(rng.integers(0, 256))
+            else:
+                data[pos:pos] = [b">", b"|", b"\n", b"\xff", b"X", b"\r\n", b" "][int(rng.integers(0, 7))]
+        path = tmp_path / f"{i}" / ("train.fna.gz" if i % 2 else "train.fna")
+        path.parent.mkdir()
+        path.write_bytes(gzip.compress(bytes(data)) if i % 2 else bytes(data))
         try:
             read_task(path)
         except InputError as err:
