@@ -12,9 +12,9 @@ Three implementations of the same map:
 * :func:`ssd_sequential` - a Python loop over the steps. Oracle.
 * :func:`ssd` - the chunked SSD algorithm: quadratic form inside chunks of ``chunk_size``
   steps, chunk-end states passed from chunk to chunk, and the state-to-output term added
-  back. The sequence is processed in blocks of a bounded number of elements (state carried
-  between blocks, recomputed in backward when gradients are needed), so memory stays linear
-  in L with a small constant. Plain torch ops: autograd works through it.
+  back. The sequence is processed in blocks of a few chunks (intermediates stay in cache);
+  the backward is written by hand (:func:`chunked_backward`): forward keeps only its inputs and
+  the chunk-start states, backward rebuilds each block's intermediates. Memory is linear in L.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.utils.checkpoint import checkpoint
 
 from genoseq.errors import ConfigError
 
 __all__ = ["ssd", "ssd_ref", "ssd_sequential"]
 
-# Largest number of elements one block's biggest intermediate may hold.
-BLOCK_ELEMENTS = 1 << 22
+# Largest number of elements of one block's biggest intermediate, the (Bt, H, T, T) decays of its chunks:
+# small enough to stay in cache between the passes over it.
+BLOCK_ELEMENTS = 1 << 18
 
 
 def _compute_dtype(t: Tensor) -> torch.dtype:
@@ -143,54 +143,232 @@ def ssd_sequential(
     return (y, h) if return_final_state else y
 
 
-def _ssd_block(
-    x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, h0: Tensor, chunk: int
-) -> tuple[Tensor, Tensor]:
-    """Chunked SSD over one block (no D term). G groups of Hg heads.
+def _views(x, dt, A, B, C, T):
+    """One block's inputs (padded to whole chunks) in the chunked layouts.
 
-    x: (B, Lb, G, Hg, P);  dt: (B, Lb, G, Hg);  A: (G, Hg);  B, C: (B, Lb, G, N);
-    h0: (B, G, Hg, P, N). Returns y (B, Lb, G, Hg, P) and the state after the block.
+    x (Bt, Lb, G, Hg, P), dt (Bt, Lb, G, Hg), B, C (Bt, Lb, G, N) -> xn (Bt, K, T, G, Hg, P) (a view),
+    dts (Bt, K, G, Hg, T), acum = cumsum(dt * A) (Bt, K, G, Hg, T), Bg, Cg (Bt, K, G, T, N).
     """
-    batch, lb, groups, hg, p = x.shape
-    n = B.shape[-1]
-    nc = -(-lb // chunk)
-    pad = nc * chunk - lb
+    bt, lb, g, hg, p = x.shape
+    K = -(-lb // T)
+    pad = K * T - lb
     if pad:  # dt = 0, x = 0 steps leave the state unchanged
         x = F.pad(x, (0, 0, 0, 0, 0, 0, 0, pad))
         dt = F.pad(dt, (0, 0, 0, 0, 0, pad))
         B = F.pad(B, (0, 0, 0, 0, 0, pad))
         C = F.pad(C, (0, 0, 0, 0, 0, pad))
-    T = chunk
-    # contiguous step layouts: elementwise ops follow their inputs' memory order
-    xs = x.reshape(batch, nc, T, groups, hg, p).permute(0, 1, 3, 4, 2, 5).contiguous()  # (B, nc, G, Hg, T, P)
-    dts = dt.reshape(batch, nc, T, groups, hg).permute(0, 1, 3, 4, 2).contiguous()  # (B, nc, G, Hg, T)
-    Bs = B.reshape(batch, nc, T, groups, n).permute(0, 1, 3, 2, 4).unsqueeze(3)  # (B, nc, G, 1, T, N)
-    Cs = C.reshape(batch, nc, T, groups, n).permute(0, 1, 3, 2, 4).unsqueeze(3)  # (B, nc, G, 1, T, N)
-    acum = torch.cumsum(dts * A[:, :, None], dim=-1)  # (B, nc, G, Hg, T)
-    # 1) inside each chunk: the masked quadratic form
-    causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
-    diff = acum[..., :, None] - acum[..., None, :]  # (B, nc, G, Hg, T, T)
-    decay = torch.exp(diff.masked_fill(~causal, float("-inf")))
-    cb = torch.matmul(Cs, Bs.transpose(-1, -2))  # (B, nc, G, 1, T, T)
-    xdt = xs * dts[..., None]  # (B, nc, G, Hg, T, P)
-    y = torch.matmul(cb * decay, xdt)  # (B, nc, G, Hg, T, P)
-    # 2) each chunk's own contribution to the state at its end
-    to_end = torch.exp(acum[..., -1:] - acum)  # (B, nc, G, Hg, T)
-    states = torch.matmul((xdt * to_end[..., None]).transpose(-1, -2), Bs)  # (B, nc, G, Hg, P, N)
-    # 3) pass the state from chunk to chunk
-    chunk_decay = torch.exp(acum[..., -1])[..., None, None]  # (B, nc, G, Hg, 1, 1)
+    n = B.shape[-1]
+    xn = x.reshape(bt, K, T, g, hg, p)
+    dts = dt.reshape(bt, K, T, g, hg).permute(0, 1, 3, 4, 2).contiguous()
+    acum = torch.cumsum(dts * A[:, :, None], dim=-1)
+    Bg = B.reshape(bt, K, T, g, n).permute(0, 1, 3, 2, 4).contiguous()
+    Cg = C.reshape(bt, K, T, g, n).permute(0, 1, 3, 2, 4).contiguous()
+    return xn, dts, acum, Bg, Cg
+
+
+def _floor(dtype: torch.dtype) -> float:
+    """Smallest exponent passed to exp: exp(floor) stays a normal number (exp is several times slower when it
+    underflows to subnormals or zero). A decay below exp(-80) ~ 2e-35 (float32) or exp(-700) (float64) is
+    kept at that value instead of a smaller one: an absolute change below 1e-34 of a weight of at most 1."""
+    return -700.0 if dtype == torch.float64 else -80.0
+
+
+def _decay(acum: Tensor) -> Tensor:
+    """acum (..., T), non-increasing -> E (..., T, T) = exp(acum[t] - acum[s]) for s <= t. Above the diagonal
+    E is at most 1 (the exponent is clamped to <= 0) and must be masked by the caller (the C B^T factor)."""
+    return (acum[..., :, None] - acum[..., None, :]).clamp_(_floor(acum.dtype), 0.0).exp_()
+
+
+def _causal_cb(Cg: Tensor, Bg: Tensor) -> Tensor:
+    """C B^T inside each chunk, zero above the diagonal: (..., T, N) x2 -> (..., T, T)."""
+    return torch.matmul(Cg, Bg.transpose(-1, -2)).tril_()
+
+
+def _exp(t: Tensor) -> Tensor:
+    return torch.exp(t.clamp_min(_floor(t.dtype)))
+
+
+def _head_major(xn: Tensor, dts: Tensor) -> Tensor:
+    """xn (Bt, K, T, G, Hg, P) * dt -> xdt (Bt, K, G, Hg, T, P), contiguous."""
+    bt, K, T, g, hg, p = xn.shape
+    out = xn.new_empty(bt, K, g, hg, T, p)
+    return torch.mul(xn.permute(0, 1, 3, 4, 2, 5), dts[..., None], out=out)
+
+
+def _weighted(xn: Tensor, v: Tensor) -> Tensor:
+    """xn (Bt, K, T, G, Hg, P) * v (Bt, K, G, Hg, T) -> (Bt, K, G, T, Hg, P), contiguous."""
+    bt, K, T, g, hg, p = xn.shape
+    out = xn.new_empty(bt, K, g, T, hg, p)
+    return torch.mul(xn.permute(0, 1, 3, 2, 4, 5), v.transpose(-1, -2)[..., None], out=out)
+
+
+def chunked_forward(
+    x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, h0: Tensor, chunk: int, block_len: int,
+    save_starts: bool = False, y_out: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Chunked SSD forward (no D term, no autograd), block by block along the sequence.
+
+    x (Bt, L, G, Hg, P); dt (Bt, L, G, Hg); A (G, Hg); B, C (Bt, L, G, N); h0 (Bt, G, N, Hg, P): the state
+    transposed, so that the state-side products are single matrix products over all heads of a group. All
+    in one float dtype; any strides. ``y_out`` (Bt, L, G, Hg, P) receives y if given.
+
+    Returns y (Bt, L, G, Hg, P), the final state (Bt, G, N, Hg, P) and, with ``save_starts``, the state at
+    each chunk start (Bt, nc, G, N, Hg, P) that :func:`chunked_backward` needs.
+    """
+    bt, length, g, hg, p = x.shape
+    n, T = B.shape[-1], chunk
+    nc = -(-length // T)
+    y = x.new_empty(bt, length, g, hg, p) if y_out is None else y_out
+    starts = x.new_empty(bt, nc, g, n, hg, p) if save_starts else None
     h = h0
-    starts = []
-    for state_c, decay_c in zip(
-        states.unbind(1), chunk_decay.unbind(1), strict=True
-    ):  # unbind: cheap backward
-        starts.append(h)
-        h = torch.addcmul(state_c, decay_c, h)  # (B, G, Hg, P, N)
-    h_start = torch.stack(starts, dim=1)  # (B, nc, G, Hg, P, N)
-    # 4) the state at each chunk start, decayed to each step and read out by C
-    y = y + torch.matmul(Cs, h_start.transpose(-1, -2)) * torch.exp(acum)[..., None]  # (B, nc, G, Hg, T, P)
-    y = y.permute(0, 1, 4, 2, 3, 5).reshape(batch, nc * T, groups, hg, p)[:, :lb]  # (B, Lb, G, Hg, P)
-    return y, h
+    for s0 in range(0, length, block_len):
+        s1 = min(length, s0 + block_len)
+        xn, dts, acum, Bg, Cg = _views(x[:, s0:s1], dt[:, s0:s1], A, B[:, s0:s1], C[:, s0:s1], T)
+        K, c0 = xn.shape[1], s0 // T
+        xdt = _head_major(xn, dts)  # (Bt, K, G, Hg, T, P)
+        # inside each chunk: (C B^T * decay) (x dt)
+        S = _decay(acum).mul_(_causal_cb(Cg, Bg).unsqueeze(3))
+        y_diag = torch.matmul(S, xdt)  # (Bt, K, G, Hg, T, P)
+        del S, xdt
+        # each chunk's own contribution to its end state, transposed: B^T (x dt decay-to-end)
+        aend = acum[..., -1]  # (Bt, K, G, Hg)
+        xw = _weighted(xn, dts * _exp(aend[..., None] - acum))  # (Bt, K, G, T, Hg, P)
+        states = torch.matmul(Bg.transpose(-1, -2), xw.view(bt, K, g, T, hg * p))  # (Bt, K, G, N, Hg*P)
+        del xw
+        states = states.view(bt, K, g, n, hg, p)
+        dec = _exp(aend)[:, :, :, None, :, None]  # (Bt, K, G, 1, Hg, 1)
+        hs = starts[:, c0 : c0 + K] if save_starts else x.new_empty(bt, K, g, n, hg, p)
+        hs[:, 0] = h
+        for c in range(K - 1):
+            torch.addcmul(states[:, c], hs[:, c], dec[:, c], out=hs[:, c + 1])
+        h = torch.addcmul(states[:, K - 1], hs[:, K - 1], dec[:, K - 1])
+        del states
+        # the state at each chunk start read out by C, decayed to each step
+        y_off = torch.matmul(Cg, hs.reshape(bt, K, g, n, hg * p)).view(bt, K, g, T, hg, p)
+        y_blk = torch.addcmul(y_diag.permute(0, 1, 2, 4, 3, 5), y_off, _exp(acum).transpose(-1, -2)[..., None])
+        y[:, s0:s1] = y_blk.transpose(2, 3).reshape(bt, K * T, g, hg, p)[:, : s1 - s0]
+    return y, h, starts
+
+
+def chunked_backward(
+    x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, starts: Tensor, dy: Tensor | None,
+    dh: Tensor | None, chunk: int, block_len: int,
+    dx: Tensor | None = None, ddt: Tensor | None = None, dB: Tensor | None = None, dC: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Gradients of :func:`chunked_forward` (same layouts) given dy (Bt, L, G, Hg, P) and dh (Bt, G, N, Hg, P)
+    (None = zero). Rebuilds each block's intermediates (decays, C B^T, x dt) and walks the blocks and chunks
+    backwards for the state gradient. ``dx``, ``ddt``, ``dB``, ``dC`` receive the gradients if given (any
+    strides). Returns (dx, ddt, dA, dB, dC, dh0).
+    """
+    T = chunk
+    bt, length, g, hg, p = x.shape
+    n = B.shape[-1]
+    dx = torch.empty_like(x) if dx is None else dx
+    ddt = torch.empty_like(dt) if ddt is None else ddt
+    dB = torch.empty_like(B) if dB is None else dB
+    dC = torch.empty_like(C) if dC is None else dC
+    dA = torch.zeros_like(A)
+    G = dh.contiguous() if dh is not None else x.new_zeros(bt, g, n, hg, p)  # d loss / d state
+    if dy is None:
+        dy = x.new_zeros(bt, length, g, hg, p)
+    for s0 in reversed(range(0, length, block_len)):
+        s1 = min(length, s0 + block_len)
+        xn, dts, acum, Bg, Cg = _views(x[:, s0:s1], dt[:, s0:s1], A, B[:, s0:s1], C[:, s0:s1], T)
+        K, c0, lb = xn.shape[1], s0 // T, s1 - s0
+        dyb = dy[:, s0:s1]
+        if K * T != lb:
+            dyb = F.pad(dyb, (0, 0, 0, 0, 0, 0, 0, K * T - lb))
+        dy6 = dyb.reshape(bt, K, T, g, hg, p).permute(0, 1, 3, 2, 4, 5)  # (Bt, K, G, T, Hg, P) view
+        hs = starts[:, c0 : c0 + K]  # (Bt, K, G, N, Hg, P)
+        hs2 = hs.reshape(bt, K, g, n, hg * p)
+        aend = acum[..., -1]
+        ea = _exp(acum)  # (Bt, K, G, Hg, T)
+        # -- inside the chunks: y = (CB * E) xdt
+        E = _decay(acum)  # (Bt, K, G, Hg, T, T)
+        CB = _causal_cb(Cg, Bg).unsqueeze(3)  # (Bt, K, G, 1, T, T)
+        xdt = _head_major(xn, dts)
+        dyh = dy6.transpose(3, 4).contiguous()  # (Bt, K, G, Hg, T, P)
+        dxdt = torch.matmul((E * CB).transpose(-1, -2), dyh)  # (Bt, K, G, Hg, T, P)
+        R = torch.matmul(dyh, xdt.transpose(-1, -2)).mul_(E)  # d(CB * E) * E (garbage above the diagonal)
+        del E, xdt, dyh
+        dCB = R.sum(3).tril_()  # (Bt, K, G, T, T)
+        R.mul_(CB)  # d(CB * E) * (CB * E): the d acum[t] - d acum[s] terms (zero above the diagonal)
+        dacum = R.sum(-1) - R.sum(-2)  # (Bt, K, G, Hg, T)
+        del R, CB
+        dCg = torch.matmul(dCB, Bg)  # (Bt, K, G, T, N)
+        dBg = torch.matmul(dCB.transpose(-1, -2), Cg)
+        del dCB
+        # -- the chunk-start state read out: y += exp(acum) (C h^T)
+        dye = torch.mul(dy6, ea.transpose(-1, -2)[..., None])  # (Bt, K, G, T, Hg, P)
+        y_off = torch.matmul(Cg, hs2).view(bt, K, g, T, hg, p)
+        dacum += (dye * y_off).sum(-1).transpose(-1, -2)
+        del y_off
+        dye2 = dye.view(bt, K, g, T, hg * p)
+        dCg += torch.matmul(dye2, hs2.transpose(-1, -2))
+        dstart = torch.matmul(Cg.transpose(-1, -2), dye2).view(bt, K, g, n, hg, p)  # d h_start (own chunk)
+        del dye, dye2
+        # -- the chunk-to-chunk state passing, backwards: G = d loss / d state at each chunk end
+        dec = _exp(aend)[:, :, :, None, :, None]  # (Bt, K, G, 1, Hg, 1)
+        dend = torch.empty_like(dstart)
+        dend[:, K - 1] = G
+        for c in range(K - 1, 0, -1):
+            torch.addcmul(dstart[:, c], dend[:, c], dec[:, c], out=dend[:, c - 1])
+        G = torch.addcmul(dstart[:, 0], dend[:, 0], dec[:, 0])
+        daend = (dend * hs).sum((3, 5)) * dec[:, :, :, 0, :, 0]  # (Bt, K, G, Hg)
+        del dstart
+        # -- each chunk's contribution to its end state: B^T (x v), v = dt exp(aend - acum)
+        w = _exp(aend[..., None] - acum)
+        v = dts * w  # (Bt, K, G, Hg, T)
+        dend2 = dend.view(bt, K, g, n, hg * p)
+        dxw = torch.matmul(Bg, dend2).view(bt, K, g, T, hg, p)  # (Bt, K, G, T, Hg, P)
+        dBg += torch.matmul(_weighted(xn, v).view(bt, K, g, T, hg * p), dend2.transpose(-1, -2))
+        del dend, dend2
+        xg = xn.permute(0, 1, 3, 2, 4, 5)  # (Bt, K, G, T, Hg, P) view
+        dv = (dxw * xg).sum(-1).transpose(-1, -2)  # (Bt, K, G, Hg, T)
+        ddts = dv * w
+        dvv = dv * v
+        dacum -= dvv
+        daend += dvv.sum(-1)
+        ddts += (dxdt * xg.transpose(3, 4)).sum(-1)
+        # dx = dxdt * dt + dxw * v
+        dxb = torch.mul(dxdt.transpose(3, 4), dts.transpose(-1, -2)[..., None])
+        dxb.addcmul_(dxw, v.transpose(-1, -2)[..., None])  # (Bt, K, G, T, Hg, P)
+        del dxdt, dxw
+        dacum[..., -1] += daend
+        da = dacum.flip(-1).cumsum(-1).flip(-1)  # acum = cumsum(a): reverse cumulative sum
+        ddts += da * A[:, :, None]
+        dA += (da * dts).sum((0, 1, 4))
+        # back to the sequence layouts, dropping the padding
+        dx[:, s0:s1] = dxb.transpose(2, 3).reshape(bt, K * T, g, hg, p)[:, :lb]
+        ddt[:, s0:s1] = ddts.permute(0, 1, 4, 2, 3).reshape(bt, K * T, g, hg)[:, :lb]
+        dB[:, s0:s1] = dBg.transpose(2, 3).reshape(bt, K * T, g, n)[:, :lb]
+        dC[:, s0:s1] = dCg.transpose(2, 3).reshape(bt, K * T, g, n)[:, :lb]
+    return dx, ddt, dA, dB, dC, G
+
+
+class _ChunkedSSD(torch.autograd.Function):
+    """Autograd wrapper of :func:`chunked_forward` / :func:`chunked_backward` (inputs in their layouts).
+
+    Forward keeps only its inputs and the chunk-start states; the graph holds one node instead of the
+    hundreds a per-chunk autograd graph would.
+    """
+
+    @staticmethod
+    def forward(ctx, x, dt, A, B, C, h0, chunk: int, block_len: int, save: bool):
+        with torch.autocast(x.device.type, enabled=False):
+            y, h, starts = chunked_forward(x, dt, A, B, C, h0, chunk, block_len, save_starts=save)
+        if save:
+            ctx.save_for_backward(x, dt, A, B, C, starts)
+            ctx.chunk, ctx.block_len = chunk, block_len
+        return y, h
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dy, dh):
+        x, dt, A, B, C, starts = ctx.saved_tensors
+        with torch.autocast(x.device.type, enabled=False):
+            dx, ddt, dA, dB, dC, dh0 = chunked_backward(x, dt, A, B, C, starts, dy, dh, ctx.chunk, ctx.block_len)
+        return dx, ddt, dA, dB, dC, dh0, None, None, None
 
 
 def ssd(
@@ -211,9 +389,9 @@ def ssd(
     Extra args:
         chunk_size: steps per chunk of the quadratic form.
         block_len: steps per block (a multiple of chunk_size; default keeps each block's largest
-            intermediate under ``BLOCK_ELEMENTS`` elements).
-        recompute: recompute each block in backward instead of keeping its intermediates
-            (default: when gradients are needed and there is more than one block).
+            intermediate, the (H, T, T) decays of its chunks, under ``BLOCK_ELEMENTS`` elements).
+        recompute: kept for compatibility; backward always rebuilds the per-block intermediates and
+            keeps only the inputs and the chunk-start states (Bt, L / chunk_size, H, P, N).
     """
     batch, length, heads, p, groups, n = _check_shapes(x, dt, A, B, C)
     if chunk_size < 1:
@@ -225,31 +403,21 @@ def ssd(
     Ag = A.to(dtype).reshape(groups, hg)
     Bc, Cc = B.to(dtype), C.to(dtype)
     if initial_state is None:
-        h = xg.new_zeros(batch, groups, hg, p, n)
-    else:
-        h = initial_state.to(dtype).reshape(batch, groups, hg, p, n)
+        h0 = xg.new_zeros(batch, groups, n, hg, p)
+    else:  # (B, H, P, N) -> (B, G, N, Hg, P)
+        h0 = initial_state.to(dtype).reshape(batch, groups, hg, p, n).permute(0, 1, 4, 2, 3).contiguous()
     chunk = min(chunk_size, max(length, 1))
     if block_len is None:
-        per_step = batch * heads * max(chunk, p, p * n // chunk, 1)
-        block_len = max(1, BLOCK_ELEMENTS // (per_step * chunk)) * chunk
+        block_len = max(1, BLOCK_ELEMENTS // (batch * heads * chunk * chunk)) * chunk
     block_len = max(chunk, block_len // chunk * chunk)
-    n_blocks = -(-length // block_len)
-    if recompute is None:
-        recompute = (
-            n_blocks > 1
-            and torch.is_grad_enabled()
-            and any(t is not None and t.requires_grad for t in (x, dt, A, B, C, initial_state))
-        )
-    ys = []
-    # split (not slicing): its backward concatenates the block gradients once
-    pieces = [t.split(block_len, dim=1) for t in (xg, dtg, Bc, Cc)] if length else [()] * 4
-    for x_b, dt_b, B_b, C_b in zip(*pieces, strict=True):
-        args = (x_b, dt_b, Ag, B_b, C_b, h)
-        if recompute:
-            y_blk, h = checkpoint(_ssd_block, *args, chunk, use_reentrant=False)
-        else:
-            y_blk, h = _ssd_block(*args, chunk)
-        ys.append(y_blk)
-    y = torch.cat(ys, dim=1) if ys else xg.new_zeros(batch, 0, groups, hg, p)
+    save = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (x, dt, A, B, C, initial_state)
+    )
+    if length:
+        y, h = _ChunkedSSD.apply(xg, dtg, Ag, Bc, Cc, h0, chunk, block_len, save)
+    else:
+        y, h = xg.new_zeros(batch, 0, groups, hg, p), h0
     y = _with_skip(y.reshape(batch, length, heads, p), x, D).to(x.dtype)
-    return (y, h.reshape(batch, heads, p, n)) if return_final_state else y
+    if not return_final_state:
+        return y
+    return y, h.permute(0, 1, 3, 4, 2).reshape(batch, heads, p, n)
