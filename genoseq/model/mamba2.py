@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from genoseq.errors import ConfigError
 from genoseq.model.mamba import check_conv_width, check_positive, compute_dtype, init_dt_bias
+from genoseq.model.mamba2_fused import fused_applicable, fused_mamba2
 from genoseq.model.ssm_state import RecurrentMixer
 from genoseq.ops._dispatch import short_conv, ssd  # public dispatching operators; see model/mamba.py
 
@@ -136,6 +137,13 @@ class Mamba2Mixer(RecurrentMixer):
         return self.out_proj(y), conv_state, ssm_state
 
     # -- public API -------------------------------------------------------------------------------
+    def forward(self, x: Tensor) -> Tensor:
+        """x (B, L, d_model) -> (B, L, d_model), causal. CPU training steps take the fused path
+        (genoseq.model.mamba2_fused: one autograd node, hand-written backward); the rest ``_mix``."""
+        if x.shape[1] and fused_applicable(self, x):
+            return fused_mamba2(self, x)
+        return self._mix(x, None, None)[0]
+
     def allocate_state(
         self, batch_size: int, device: torch.device | str | None = None, dtype: torch.dtype | None = None
     ) -> dict[str, Tensor]:

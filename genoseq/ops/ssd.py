@@ -202,148 +202,170 @@ def _weighted(xn: Tensor, v: Tensor) -> Tensor:
     return torch.mul(xn.permute(0, 1, 3, 2, 4, 5), v.transpose(-1, -2)[..., None], out=out)
 
 
+def forward_block(
+    x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, h: Tensor, chunk: int, starts: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """SSD over one block of whole chunks (the last block of a sequence may end in a partial chunk), no D term,
+    no autograd: x (Bt, Lb, G, Hg, P); dt (Bt, Lb, G, Hg); A (G, Hg); B, C (Bt, Lb, G, N); h (Bt, G, N, Hg, P),
+    the state before the block, transposed so that the state-side products are single matrix products over
+    all heads of a group. Any strides. ``starts`` (Bt, K, G, N, Hg, P) receives the state at each chunk start.
+
+    Returns y (Bt, Lb, G, Hg, P) and the state after the block (Bt, G, N, Hg, P).
+    """
+    bt, lb, g, hg, p = x.shape
+    n, T = B.shape[-1], chunk
+    xn, dts, acum, Bg, Cg = _views(x, dt, A, B, C, T)
+    K = xn.shape[1]
+    xdt = _head_major(xn, dts)  # (Bt, K, G, Hg, T, P)
+    # inside each chunk: (C B^T * decay) (x dt)
+    S = _decay(acum).mul_(_causal_cb(Cg, Bg).unsqueeze(3))
+    y_diag = torch.matmul(S, xdt)  # (Bt, K, G, Hg, T, P)
+    del S, xdt
+    # each chunk's own contribution to its end state, transposed: B^T (x dt decay-to-end)
+    aend = acum[..., -1]  # (Bt, K, G, Hg)
+    xw = _weighted(xn, dts * _exp(aend[..., None] - acum))  # (Bt, K, G, T, Hg, P)
+    states = torch.matmul(Bg.transpose(-1, -2), xw.view(bt, K, g, T, hg * p))  # (Bt, K, G, N, Hg*P)
+    del xw
+    states = states.view(bt, K, g, n, hg, p)
+    dec = _exp(aend)[:, :, :, None, :, None]  # (Bt, K, G, 1, Hg, 1)
+    hs = x.new_empty(bt, K, g, n, hg, p) if starts is None else starts
+    hs[:, 0] = h
+    for c in range(K - 1):
+        torch.addcmul(states[:, c], hs[:, c], dec[:, c], out=hs[:, c + 1])
+    h = torch.addcmul(states[:, K - 1], hs[:, K - 1], dec[:, K - 1])
+    del states
+    # the state at each chunk start read out by C, decayed to each step
+    y_off = torch.matmul(Cg, hs.reshape(bt, K, g, n, hg * p)).view(bt, K, g, T, hg, p)
+    y = torch.addcmul(y_diag.permute(0, 1, 2, 4, 3, 5), y_off, _exp(acum).transpose(-1, -2)[..., None])
+    return y.transpose(2, 3).reshape(bt, K * T, g, hg, p)[:, :lb], h
+
+
+def backward_block(
+    x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, starts: Tensor, dy: Tensor, dh: Tensor, chunk: int
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Gradients of :func:`forward_block` (same layouts) given dy (Bt, Lb, G, Hg, P) and dh, the gradient of
+    the state after the block (Bt, G, N, Hg, P); ``starts`` as written by forward_block. Rebuilds the block's
+    intermediates (decays, C B^T, x dt) and walks its chunks backwards for the state gradient.
+
+    Returns dx, ddt, dA (G, Hg), dB, dC and the gradient of the state before the block.
+    """
+    T = chunk
+    bt, lb, g, hg, p = x.shape
+    n = B.shape[-1]
+    xn, dts, acum, Bg, Cg = _views(x, dt, A, B, C, T)
+    K = xn.shape[1]
+    if K * T != lb:
+        dy = F.pad(dy, (0, 0, 0, 0, 0, 0, 0, K * T - lb))
+    dy6 = dy.reshape(bt, K, T, g, hg, p).permute(0, 1, 3, 2, 4, 5)  # (Bt, K, G, T, Hg, P) view
+    hs = starts  # (Bt, K, G, N, Hg, P)
+    hs2 = hs.reshape(bt, K, g, n, hg * p)
+    aend = acum[..., -1]
+    # -- inside the chunks: y = (CB * E) xdt
+    E = _decay(acum)  # (Bt, K, G, Hg, T, T)
+    CB = _causal_cb(Cg, Bg).unsqueeze(3)  # (Bt, K, G, 1, T, T)
+    xdt = _head_major(xn, dts)
+    dyh = dy6.transpose(3, 4).contiguous()  # (Bt, K, G, Hg, T, P)
+    dxdt = torch.matmul((E * CB).transpose(-1, -2), dyh)  # (Bt, K, G, Hg, T, P)
+    R = torch.matmul(dyh, xdt.transpose(-1, -2)).mul_(E)  # d(CB * E) * E (garbage above the diagonal)
+    del E, xdt, dyh
+    dCB = R.sum(3).tril_()  # (Bt, K, G, T, T)
+    R.mul_(CB)  # d(CB * E) * (CB * E): the d acum[t] - d acum[s] terms (zero above the diagonal)
+    dacum = R.sum(-1) - R.sum(-2)  # (Bt, K, G, Hg, T)
+    del R, CB
+    dCg = torch.matmul(dCB, Bg)  # (Bt, K, G, T, N)
+    dBg = torch.matmul(dCB.transpose(-1, -2), Cg)
+    del dCB
+    # -- the chunk-start state read out: y += exp(acum) (C h^T)
+    dye = torch.mul(dy6, _exp(acum).transpose(-1, -2)[..., None])  # (Bt, K, G, T, Hg, P)
+    y_off = torch.matmul(Cg, hs2).view(bt, K, g, T, hg, p)
+    dacum += (dye * y_off).sum(-1).transpose(-1, -2)
+    del y_off
+    dye2 = dye.view(bt, K, g, T, hg * p)
+    dCg += torch.matmul(dye2, hs2.transpose(-1, -2))
+    dstart = torch.matmul(Cg.transpose(-1, -2), dye2).view(bt, K, g, n, hg, p)  # d h_start (own chunk)
+    del dye, dye2
+    # -- the chunk-to-chunk state passing, backwards: dend[c] = d loss / d state at the end of chunk c
+    dec = _exp(aend)[:, :, :, None, :, None]  # (Bt, K, G, 1, Hg, 1)
+    dend = torch.empty_like(dstart)
+    dend[:, K - 1] = dh
+    for c in range(K - 1, 0, -1):
+        torch.addcmul(dstart[:, c], dend[:, c], dec[:, c], out=dend[:, c - 1])
+    dh = torch.addcmul(dstart[:, 0], dend[:, 0], dec[:, 0])
+    daend = (dend * hs).sum((3, 5)) * dec[:, :, :, 0, :, 0]  # (Bt, K, G, Hg)
+    del dstart
+    # -- each chunk's contribution to its end state: B^T (x v), v = dt exp(aend - acum)
+    w = _exp(aend[..., None] - acum)
+    v = dts * w  # (Bt, K, G, Hg, T)
+    dend2 = dend.view(bt, K, g, n, hg * p)
+    dxw = torch.matmul(Bg, dend2).view(bt, K, g, T, hg, p)  # (Bt, K, G, T, Hg, P)
+    dBg += torch.matmul(_weighted(xn, v).view(bt, K, g, T, hg * p), dend2.transpose(-1, -2))
+    del dend, dend2
+    xg = xn.permute(0, 1, 3, 2, 4, 5)  # (Bt, K, G, T, Hg, P) view
+    dv = (dxw * xg).sum(-1).transpose(-1, -2)  # (Bt, K, G, Hg, T)
+    ddts = dv * w
+    dvv = dv * v
+    dacum -= dvv
+    daend += dvv.sum(-1)
+    ddts += (dxdt * xg.transpose(3, 4)).sum(-1)
+    # dx = dxdt * dt + dxw * v
+    dxb = torch.mul(dxdt.transpose(3, 4), dts.transpose(-1, -2)[..., None])
+    dxb.addcmul_(dxw, v.transpose(-1, -2)[..., None])  # (Bt, K, G, T, Hg, P)
+    del dxdt, dxw
+    dacum[..., -1] += daend
+    da = dacum.flip(-1).cumsum(-1).flip(-1)  # acum = cumsum(a): reverse cumulative sum
+    ddts += da * A[:, :, None]
+    dA = (da * dts).sum((0, 1, 4))
+    # back to the sequence layouts, dropping the padding
+    return (dxb.transpose(2, 3).reshape(bt, K * T, g, hg, p)[:, :lb],
+            ddts.permute(0, 1, 4, 2, 3).reshape(bt, K * T, g, hg)[:, :lb], dA,
+            dBg.transpose(2, 3).reshape(bt, K * T, g, n)[:, :lb],
+            dCg.transpose(2, 3).reshape(bt, K * T, g, n)[:, :lb], dh)
+
+
 def chunked_forward(
     x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, h0: Tensor, chunk: int, block_len: int,
-    save_starts: bool = False, y_out: Tensor | None = None,
+    save_starts: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor | None]:
-    """Chunked SSD forward (no D term, no autograd), block by block along the sequence.
-
-    x (Bt, L, G, Hg, P); dt (Bt, L, G, Hg); A (G, Hg); B, C (Bt, L, G, N); h0 (Bt, G, N, Hg, P): the state
-    transposed, so that the state-side products are single matrix products over all heads of a group. All
-    in one float dtype; any strides. ``y_out`` (Bt, L, G, Hg, P) receives y if given.
+    """:func:`forward_block` over the whole sequence in blocks of ``block_len`` steps (a multiple of ``chunk``).
 
     Returns y (Bt, L, G, Hg, P), the final state (Bt, G, N, Hg, P) and, with ``save_starts``, the state at
     each chunk start (Bt, nc, G, N, Hg, P) that :func:`chunked_backward` needs.
     """
     bt, length, g, hg, p = x.shape
-    n, T = B.shape[-1], chunk
-    nc = -(-length // T)
-    y = x.new_empty(bt, length, g, hg, p) if y_out is None else y_out
-    starts = x.new_empty(bt, nc, g, n, hg, p) if save_starts else None
+    n = B.shape[-1]
+    y = x.new_empty(bt, length, g, hg, p)
+    starts = x.new_empty(bt, -(-length // chunk), g, n, hg, p) if save_starts else None
     h = h0
     for s0 in range(0, length, block_len):
         s1 = min(length, s0 + block_len)
-        xn, dts, acum, Bg, Cg = _views(x[:, s0:s1], dt[:, s0:s1], A, B[:, s0:s1], C[:, s0:s1], T)
-        K, c0 = xn.shape[1], s0 // T
-        xdt = _head_major(xn, dts)  # (Bt, K, G, Hg, T, P)
-        # inside each chunk: (C B^T * decay) (x dt)
-        S = _decay(acum).mul_(_causal_cb(Cg, Bg).unsqueeze(3))
-        y_diag = torch.matmul(S, xdt)  # (Bt, K, G, Hg, T, P)
-        del S, xdt
-        # each chunk's own contribution to its end state, transposed: B^T (x dt decay-to-end)
-        aend = acum[..., -1]  # (Bt, K, G, Hg)
-        xw = _weighted(xn, dts * _exp(aend[..., None] - acum))  # (Bt, K, G, T, Hg, P)
-        states = torch.matmul(Bg.transpose(-1, -2), xw.view(bt, K, g, T, hg * p))  # (Bt, K, G, N, Hg*P)
-        del xw
-        states = states.view(bt, K, g, n, hg, p)
-        dec = _exp(aend)[:, :, :, None, :, None]  # (Bt, K, G, 1, Hg, 1)
-        hs = starts[:, c0 : c0 + K] if save_starts else x.new_empty(bt, K, g, n, hg, p)
-        hs[:, 0] = h
-        for c in range(K - 1):
-            torch.addcmul(states[:, c], hs[:, c], dec[:, c], out=hs[:, c + 1])
-        h = torch.addcmul(states[:, K - 1], hs[:, K - 1], dec[:, K - 1])
-        del states
-        # the state at each chunk start read out by C, decayed to each step
-        y_off = torch.matmul(Cg, hs.reshape(bt, K, g, n, hg * p)).view(bt, K, g, T, hg, p)
-        y_blk = torch.addcmul(y_diag.permute(0, 1, 2, 4, 3, 5), y_off, _exp(acum).transpose(-1, -2)[..., None])
-        y[:, s0:s1] = y_blk.transpose(2, 3).reshape(bt, K * T, g, hg, p)[:, : s1 - s0]
+        c0, c1 = s0 // chunk, -(-s1 // chunk)
+        y[:, s0:s1], h = forward_block(x[:, s0:s1], dt[:, s0:s1], A, B[:, s0:s1], C[:, s0:s1], h, chunk,
+                                       starts[:, c0:c1] if save_starts else None)
     return y, h, starts
 
 
 def chunked_backward(
     x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, starts: Tensor, dy: Tensor | None,
     dh: Tensor | None, chunk: int, block_len: int,
-    dx: Tensor | None = None, ddt: Tensor | None = None, dB: Tensor | None = None, dC: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """Gradients of :func:`chunked_forward` (same layouts) given dy (Bt, L, G, Hg, P) and dh (Bt, G, N, Hg, P)
-    (None = zero). Rebuilds each block's intermediates (decays, C B^T, x dt) and walks the blocks and chunks
-    backwards for the state gradient. ``dx``, ``ddt``, ``dB``, ``dC`` receive the gradients if given (any
-    strides). Returns (dx, ddt, dA, dB, dC, dh0).
-    """
-    T = chunk
+    """Gradients of :func:`chunked_forward` given dy (Bt, L, G, Hg, P) and dh (Bt, G, N, Hg, P) (None = zero):
+    :func:`backward_block` over the blocks in reverse. Returns (dx, ddt, dA, dB, dC, dh0)."""
     bt, length, g, hg, p = x.shape
     n = B.shape[-1]
-    dx = torch.empty_like(x) if dx is None else dx
-    ddt = torch.empty_like(dt) if ddt is None else ddt
-    dB = torch.empty_like(B) if dB is None else dB
-    dC = torch.empty_like(C) if dC is None else dC
+    dx, ddt = torch.empty_like(x), torch.empty_like(dt)
+    dB, dC = torch.empty_like(B), torch.empty_like(C)
     dA = torch.zeros_like(A)
-    G = dh.contiguous() if dh is not None else x.new_zeros(bt, g, n, hg, p)  # d loss / d state
+    dh = dh.contiguous() if dh is not None else x.new_zeros(bt, g, n, hg, p)
     if dy is None:
         dy = x.new_zeros(bt, length, g, hg, p)
     for s0 in reversed(range(0, length, block_len)):
         s1 = min(length, s0 + block_len)
-        xn, dts, acum, Bg, Cg = _views(x[:, s0:s1], dt[:, s0:s1], A, B[:, s0:s1], C[:, s0:s1], T)
-        K, c0, lb = xn.shape[1], s0 // T, s1 - s0
-        dyb = dy[:, s0:s1]
-        if K * T != lb:
-            dyb = F.pad(dyb, (0, 0, 0, 0, 0, 0, 0, K * T - lb))
-        dy6 = dyb.reshape(bt, K, T, g, hg, p).permute(0, 1, 3, 2, 4, 5)  # (Bt, K, G, T, Hg, P) view
-        hs = starts[:, c0 : c0 + K]  # (Bt, K, G, N, Hg, P)
-        hs2 = hs.reshape(bt, K, g, n, hg * p)
-        aend = acum[..., -1]
-        ea = _exp(acum)  # (Bt, K, G, Hg, T)
-        # -- inside the chunks: y = (CB * E) xdt
-        E = _decay(acum)  # (Bt, K, G, Hg, T, T)
-        CB = _causal_cb(Cg, Bg).unsqueeze(3)  # (Bt, K, G, 1, T, T)
-        xdt = _head_major(xn, dts)
-        dyh = dy6.transpose(3, 4).contiguous()  # (Bt, K, G, Hg, T, P)
-        dxdt = torch.matmul((E * CB).transpose(-1, -2), dyh)  # (Bt, K, G, Hg, T, P)
-        R = torch.matmul(dyh, xdt.transpose(-1, -2)).mul_(E)  # d(CB * E) * E (garbage above the diagonal)
-        del E, xdt, dyh
-        dCB = R.sum(3).tril_()  # (Bt, K, G, T, T)
-        R.mul_(CB)  # d(CB * E) * (CB * E): the d acum[t] - d acum[s] terms (zero above the diagonal)
-        dacum = R.sum(-1) - R.sum(-2)  # (Bt, K, G, Hg, T)
-        del R, CB
-        dCg = torch.matmul(dCB, Bg)  # (Bt, K, G, T, N)
-        dBg = torch.matmul(dCB.transpose(-1, -2), Cg)
-        del dCB
-        # -- the chunk-start state read out: y += exp(acum) (C h^T)
-        dye = torch.mul(dy6, ea.transpose(-1, -2)[..., None])  # (Bt, K, G, T, Hg, P)
-        y_off = torch.matmul(Cg, hs2).view(bt, K, g, T, hg, p)
-        dacum += (dye * y_off).sum(-1).transpose(-1, -2)
-        del y_off
-        dye2 = dye.view(bt, K, g, T, hg * p)
-        dCg += torch.matmul(dye2, hs2.transpose(-1, -2))
-        dstart = torch.matmul(Cg.transpose(-1, -2), dye2).view(bt, K, g, n, hg, p)  # d h_start (own chunk)
-        del dye, dye2
-        # -- the chunk-to-chunk state passing, backwards: G = d loss / d state at each chunk end
-        dec = _exp(aend)[:, :, :, None, :, None]  # (Bt, K, G, 1, Hg, 1)
-        dend = torch.empty_like(dstart)
-        dend[:, K - 1] = G
-        for c in range(K - 1, 0, -1):
-            torch.addcmul(dstart[:, c], dend[:, c], dec[:, c], out=dend[:, c - 1])
-        G = torch.addcmul(dstart[:, 0], dend[:, 0], dec[:, 0])
-        daend = (dend * hs).sum((3, 5)) * dec[:, :, :, 0, :, 0]  # (Bt, K, G, Hg)
-        del dstart
-        # -- each chunk's contribution to its end state: B^T (x v), v = dt exp(aend - acum)
-        w = _exp(aend[..., None] - acum)
-        v = dts * w  # (Bt, K, G, Hg, T)
-        dend2 = dend.view(bt, K, g, n, hg * p)
-        dxw = torch.matmul(Bg, dend2).view(bt, K, g, T, hg, p)  # (Bt, K, G, T, Hg, P)
-        dBg += torch.matmul(_weighted(xn, v).view(bt, K, g, T, hg * p), dend2.transpose(-1, -2))
-        del dend, dend2
-        xg = xn.permute(0, 1, 3, 2, 4, 5)  # (Bt, K, G, T, Hg, P) view
-        dv = (dxw * xg).sum(-1).transpose(-1, -2)  # (Bt, K, G, Hg, T)
-        ddts = dv * w
-        dvv = dv * v
-        dacum -= dvv
-        daend += dvv.sum(-1)
-        ddts += (dxdt * xg.transpose(3, 4)).sum(-1)
-        # dx = dxdt * dt + dxw * v
-        dxb = torch.mul(dxdt.transpose(3, 4), dts.transpose(-1, -2)[..., None])
-        dxb.addcmul_(dxw, v.transpose(-1, -2)[..., None])  # (Bt, K, G, T, Hg, P)
-        del dxdt, dxw
-        dacum[..., -1] += daend
-        da = dacum.flip(-1).cumsum(-1).flip(-1)  # acum = cumsum(a): reverse cumulative sum
-        ddts += da * A[:, :, None]
-        dA += (da * dts).sum((0, 1, 4))
-        # back to the sequence layouts, dropping the padding
-        dx[:, s0:s1] = dxb.transpose(2, 3).reshape(bt, K * T, g, hg, p)[:, :lb]
-        ddt[:, s0:s1] = ddts.permute(0, 1, 4, 2, 3).reshape(bt, K * T, g, hg)[:, :lb]
-        dB[:, s0:s1] = dBg.transpose(2, 3).reshape(bt, K * T, g, n)[:, :lb]
-        dC[:, s0:s1] = dCg.transpose(2, 3).reshape(bt, K * T, g, n)[:, :lb]
-    return dx, ddt, dA, dB, dC, G
+        c0, c1 = s0 // chunk, -(-s1 // chunk)
+        dx[:, s0:s1], ddt[:, s0:s1], dA_b, dB[:, s0:s1], dC[:, s0:s1], dh = backward_block(
+            x[:, s0:s1], dt[:, s0:s1], A, B[:, s0:s1], C[:, s0:s1], starts[:, c0:c1], dy[:, s0:s1], dh, chunk
+        )
+        dA += dA_b
+    return dx, ddt, dA, dB, dC, dh
 
 
 class _ChunkedSSD(torch.autograd.Function):
@@ -369,6 +391,11 @@ class _ChunkedSSD(torch.autograd.Function):
         with torch.autocast(x.device.type, enabled=False):
             dx, ddt, dA, dB, dC, dh0 = chunked_backward(x, dt, A, B, C, starts, dy, dh, ctx.chunk, ctx.block_len)
         return dx, ddt, dA, dB, dC, dh0, None, None, None
+
+
+def default_block_len(batch: int, heads: int, chunk: int) -> int:
+    """Steps per block: whole chunks whose (batch, heads, T, T) decays hold at most ``BLOCK_ELEMENTS``."""
+    return max(1, BLOCK_ELEMENTS // (batch * heads * chunk * chunk)) * chunk
 
 
 def ssd(
@@ -408,7 +435,7 @@ def ssd(
         h0 = initial_state.to(dtype).reshape(batch, groups, hg, p, n).permute(0, 1, 4, 2, 3).contiguous()
     chunk = min(chunk_size, max(length, 1))
     if block_len is None:
-        block_len = max(1, BLOCK_ELEMENTS // (batch * heads * chunk * chunk)) * chunk
+        block_len = default_block_len(batch, heads, chunk)
     block_len = max(chunk, block_len // chunk * chunk)
     save = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (x, dt, A, B, C, initial_state)

@@ -1,0 +1,238 @@
+"""Fused training path of the Mamba-2 mixer: one autograd node per mixer, backward written by hand.
+
+Same map as ``Mamba2Mixer._mix`` from a zero state (see genoseq/model/mamba2.py)::
+
+    u (B, L, D) -> in_proj -> [z (E), xbc (CD), dt (H)]      E = d_inner = H P, CD = E + 2 G N
+    a = silu(causal depthwise conv(xbc) + bias) -> [x (H, P), B (G, N), C (G, N)]
+    y = ssd(x, softplus(dt + dt_bias), -exp(A_log), B, C) + D x
+    out = out_proj(RMSNorm(y * silu(z)) * norm_weight)
+
+Everything after in_proj runs block by block along the sequence (blocks of whole SSD chunks, the state
+carried from block to block), so the elementwise temporaries are block-sized: they stay in cache and never
+reach the size where the C allocator maps fresh pages for each one (page faults cost more than the
+arithmetic). Forward keeps the in_proj output, y, the RMS factor, dt and the SSD chunk-start states;
+backward walks the blocks in reverse, rebuilds the conv activation, and accumulates the parameter
+gradients block by block. Elementwise work runs in float32 (float64 for float64 inputs); the two projections
+run in the autocast dtype under ``torch.autocast`` (as nn.Linear would), otherwise in the input's dtype.
+Used for CPU training steps (see ``Mamba2Mixer.forward``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from genoseq.ops.ssd import backward_block, default_block_len, forward_block
+
+
+class Dims(NamedTuple):
+    E: int  # d_inner = H * P
+    CD: int  # conv channels = E + 2 G N
+    H: int
+    G: int
+    N: int
+    P: int
+    chunk: int
+    block: int  # steps per block, a multiple of chunk
+    eps: float
+
+
+def _conv_block(xbc: Tensor, s0: int, s1: int, w: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """Causal depthwise conv of positions s0..s1 of xbc (B, L, C) (zero history before 0); w (C, K), b (C,).
+    Returns (pre-activation (B, s1 - s0, C), the input window (B, s1 - s0 + K - 1, C) it read)."""
+    K = w.shape[1]
+    lo = max(0, s0 - (K - 1))
+    ext = xbc[:, lo:s1]
+    if s0 - lo < K - 1:
+        ext = F.pad(ext, (0, 0, K - 1 - (s0 - lo), 0))
+    lb = s1 - s0
+    pre = torch.addcmul(b, ext[:, K - 1 :], w[:, K - 1])
+    for j in range(K - 1):
+        pre.addcmul_(ext[:, j : j + lb], w[:, j])
+    return pre, ext
+
+
+def _mm(a: Tensor, b: Tensor) -> Tensor:
+    """(..., k) @ (k, m) with the leading dims flattened (one 2-D matrix product)."""
+    return (a.reshape(-1, a.shape[-1]) @ b).view(*a.shape[:-1], b.shape[-1])
+
+
+def _accumulate(acc: Tensor, a: Tensor, b: Tensor) -> None:
+    """acc += a @ b, the product in a's dtype (bfloat16 under autocast), the sum in acc's dtype."""
+    if a.dtype == acc.dtype:
+        acc.addmm_(a, b)
+    else:
+        acc += (a @ b).to(acc.dtype)
+
+
+class _FusedMamba2(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, u, w_in, conv_w, conv_b, dt_bias, A_log, D, norm_w, w_out, dims: Dims, mm, save: bool):
+        E, CD, H, G, N, P, T, blk, eps = dims
+        bsz, L, dm = u.shape
+        cdt = torch.float64 if u.dtype == torch.float64 else torch.float32
+        hg = H // G
+        with torch.autocast(u.device.type, enabled=False):
+            zxbcdt = F.linear(u.to(mm), w_in.to(mm))  # (B, L, E + CD + H)
+            z_all, xbc_all, dtr_all = zxbcdt.split([E, CD, H], dim=-1)
+            xbc_all = xbc_all.to(cdt)
+            w_c, b_c, nw = conv_w.to(cdt), conv_b.to(cdt), norm_w.to(cdt)
+            Dc = D.to(cdt).repeat_interleave(P)  # (E,) per channel
+            A = -torch.exp(A_log.to(cdt)).view(G, hg)
+            w_o = w_out.to(mm).t()  # (E, D)
+            dt_all = F.softplus(dtr_all.to(cdt) + dt_bias.to(cdt))  # (B, L, H)
+            y_all = u.new_empty(bsz, L, E, dtype=cdt)
+            r_all = u.new_empty(bsz, L, 1, dtype=cdt)
+            out = u.new_empty(bsz, L, dm, dtype=mm)
+            starts = u.new_empty(bsz, -(-L // T), G, N, hg, P, dtype=cdt) if save else None
+            h = u.new_zeros(bsz, G, N, hg, P, dtype=cdt)
+            for s0 in range(0, L, blk):
+                s1 = min(L, s0 + blk)
+                c0, c1 = s0 // T, -(-s1 // T)
+                pre, _ = _conv_block(xbc_all, s0, s1, w_c, b_c)
+                a = F.silu(pre)  # (B, lb, CD)
+                xs = a[..., :E]
+                y, h = forward_block(
+                    xs.view(bsz, -1, G, hg, P), dt_all[:, s0:s1].view(bsz, -1, G, hg), A,
+                    a[..., E : E + G * N].view(bsz, -1, G, N), a[..., E + G * N :].view(bsz, -1, G, N), h, T,
+                    starts[:, c0:c1] if save else None,
+                )
+                y = y.reshape(bsz, -1, E).addcmul_(xs, Dc)  # + D x
+                y_all[:, s0:s1] = y
+                g = y.mul_(F.silu(z_all[:, s0:s1].to(cdt)))
+                r = torch.rsqrt(g.square().mean(-1, keepdim=True) + eps)  # (B, lb, 1)
+                r_all[:, s0:s1] = r
+                out[:, s0:s1] = _mm(g.mul_(r).mul_(nw).to(mm), w_o)
+        if save:
+            ctx.save_for_backward(u, w_in, conv_w, conv_b, dt_bias, A_log, D, norm_w, w_out, zxbcdt, y_all, r_all,
+                                  dt_all, starts)
+            ctx.dims, ctx.mm = dims, mm
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dout):
+        u, w_in, conv_w, conv_b, dt_bias, A_log, D, norm_w, w_out, zxbcdt, y_all, r_all, dt_all, starts = (
+            ctx.saved_tensors
+        )
+        E, CD, H, G, N, P, T, blk, eps = ctx.dims
+        mm = ctx.mm
+        bsz, L, dm = u.shape
+        cdt = y_all.dtype
+        hg, K = H // G, conv_w.shape[1]
+        with torch.autocast(u.device.type, enabled=False):
+            z_all, xbc_all, dtr_all = zxbcdt.split([E, CD, H], dim=-1)
+            xbc_all = xbc_all.to(cdt)
+            w_c, b_c, nw = conv_w.to(cdt), conv_b.to(cdt), norm_w.to(cdt)
+            Dc = D.to(cdt).repeat_interleave(P)
+            A = -torch.exp(A_log.to(cdt))
+            A_g = A.view(G, hg)
+            w_o, w_i = w_out.to(mm), w_in.to(mm)  # (D, E), (F, D)
+            u_mm = u.to(mm)
+            dout = dout.to(mm)
+            du = torch.empty(bsz, L, dm, dtype=mm, device=u.device)
+            d_w_in = torch.zeros(w_in.shape, dtype=cdt, device=u.device)
+            d_w_out = torch.zeros(w_out.shape, dtype=cdt, device=u.device)
+            d_norm_w, dD = torch.zeros_like(nw), torch.zeros(H, dtype=cdt, device=u.device)
+            d_conv_w, d_conv_b = torch.zeros_like(w_c), torch.zeros_like(b_c)
+            d_dt_bias, dA = torch.zeros(H, dtype=cdt, device=u.device), torch.zeros(G, hg, dtype=cdt, device=u.device)
+            dh = u.new_zeros(bsz, G, N, hg, P, dtype=cdt)
+            halo = u.new_zeros(bsz, K - 1, CD, dtype=cdt)  # d pre of the K-1 positions after the block
+            for s0 in reversed(range(0, L, blk)):
+                s1 = min(L, s0 + blk)
+                lb, c0, c1 = s1 - s0, s0 // T, -(-s1 // T)
+                # -- out_proj and the gated RMSNorm: out = (n0 * norm_w) W_out^T, n0 = g r, g = y silu(z)
+                z = z_all[:, s0:s1].to(cdt)
+                y, r = y_all[:, s0:s1], r_all[:, s0:s1]
+                sig_z = torch.sigmoid(z)
+                sz = z.mul(sig_z)  # silu(z)
+                n0 = (y * sz).mul_(r)
+                dout_b = dout[:, s0:s1].reshape(-1, dm)
+                _accumulate(d_w_out, dout_b.t(), (n0 * nw).to(mm).view(-1, E))
+                dn = (dout_b @ w_o).view(bsz, lb, E).to(cdt)
+                d_norm_w += (dn * n0).sum((0, 1))
+                dn0 = dn.mul_(nw)
+                dg = dn0.sub_(n0.mul_((dn0 * n0).mean(-1, keepdim=True))).mul_(r)  # (B, lb, E)
+                del n0
+                dy = dg * sz
+                dz = dg.mul_(y).mul_(sz.mul_(1 - sig_z).add_(sig_z))  # silu'(z) = sig + silu(z) (1 - sig)
+                del sig_z, sz, z
+                # -- rebuild the conv activation a = silu(pre)
+                pre, ext = _conv_block(xbc_all, s0, s1, w_c, b_c)
+                sig = torch.sigmoid(pre)
+                a = pre * sig
+                xs = a[..., :E]
+                # -- D x skip and the SSD
+                dD += (dy * xs).view(bsz, lb, H, P).sum((0, 1, 3))
+                dx, ddt, dA_b, dB, dC, dh = backward_block(
+                    xs.view(bsz, lb, G, hg, P), dt_all[:, s0:s1].view(bsz, lb, G, hg), A_g,
+                    a[..., E : E + G * N].view(bsz, lb, G, N), a[..., E + G * N :].view(bsz, lb, G, N),
+                    starts[:, c0:c1], dy.view(bsz, lb, G, hg, P), dh, T,
+                )
+                dA += dA_b
+                # -- d pre = d a silu'(pre), laid out with the halo for the conv's backward
+                dpre = torch.empty(bsz, lb + K - 1, CD, dtype=cdt, device=u.device)
+                dpre[:, lb:] = halo
+                silu_grad = pre.mul_(1 - sig).add_(1).mul_(sig)  # sig (1 + pre (1 - sig))
+                torch.mul(torch.addcmul(dx.reshape(bsz, lb, E), dy, Dc), silu_grad[..., :E], out=dpre[:, :lb, :E])
+                torch.mul(dB.reshape(bsz, lb, G * N), silu_grad[..., E : E + G * N], out=dpre[:, :lb, E : E + G * N])
+                torch.mul(dC.reshape(bsz, lb, G * N), silu_grad[..., E + G * N :], out=dpre[:, :lb, E + G * N :])
+                del dx, dB, dC, dy, a, sig, silu_grad, pre
+                # -- conv: pre[t] = b + sum_j w_j ext[t + j]  ->  d xbc, d w, d b
+                dzx = torch.empty(bsz, lb, E + CD + H, dtype=cdt, device=u.device)  # d in_proj output
+                dzx[..., :E] = dz
+                dxbc = torch.mul(dpre[:, K - 1 :], w_c[:, 0], out=dzx[..., E : E + CD])  # j = 0 reads ext[t]
+                for j in range(1, K):
+                    dxbc.addcmul_(dpre[:, K - 1 - j : K - 1 - j + lb], w_c[:, j])
+                dp = dpre[:, :lb]
+                for j in range(K):
+                    d_conv_w[:, j] += (dp * ext[:, j : j + lb]).sum((0, 1))
+                d_conv_b += dp.sum((0, 1))
+                halo = dpre[:, : K - 1].clone()  # what the block before reads past its end
+                # -- dt = softplus(dtr + dt_bias)
+                ddtr = torch.mul(ddt.reshape(bsz, lb, H), torch.sigmoid(dtr_all[:, s0:s1].to(cdt) + dt_bias.to(cdt)),
+                                 out=dzx[..., E + CD :])
+                d_dt_bias += ddtr.sum((0, 1))
+                # -- in_proj
+                dzx2 = dzx.view(-1, E + CD + H).to(mm)
+                du[:, s0:s1] = (dzx2 @ w_i).view(bsz, lb, dm)
+                _accumulate(d_w_in, dzx2.t(), u_mm[:, s0:s1].reshape(-1, dm))
+        return (du.to(u.dtype), d_w_in.to(w_in.dtype), d_conv_w.to(conv_w.dtype), d_conv_b.to(conv_b.dtype),
+                d_dt_bias.to(dt_bias.dtype), (dA.reshape(H) * A).to(A_log.dtype), dD.to(D.dtype),
+                d_norm_w.to(norm_w.dtype), d_w_out.to(w_out.dtype), None, None, None)
+
+
+def fused_applicable(mixer, x: Tensor) -> bool:
+    """True when the fused path reproduces ``mixer``'s forward: a CPU tensor taking the PyTorch paths of
+    ssd and short_conv, float32/float64 input and parameters of the same dtype, gradients wanted."""
+    from genoseq.ops._dispatch import get_impl
+
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or not torch.is_grad_enabled():
+        return False
+    params = list(mixer.parameters())
+    if any(p.dtype != x.dtype or p.device != x.device for p in params):
+        return False
+    if not (x.requires_grad or any(p.requires_grad for p in params)):
+        return False
+    return get_impl("ssd") != "triton" and get_impl("short_conv") != "triton"
+
+
+def fused_mamba2(mixer, x: Tensor, block_len: int | None = None) -> Tensor:
+    """Mamba2Mixer forward from a zero state through :class:`_FusedMamba2`: x (B, L, D) -> (B, L, D)."""
+    from genoseq.model.mamba2 import RMS_EPS
+
+    mm = x.dtype
+    if x.dtype == torch.float32 and torch.is_autocast_enabled(x.device.type):
+        mm = torch.get_autocast_dtype(x.device.type)
+    chunk = min(mixer.chunk_size, max(x.shape[1], 1))
+    block = block_len or default_block_len(x.shape[0], mixer.n_heads, chunk)
+    block = max(chunk, block // chunk * chunk)
+    dims = Dims(mixer.d_inner, mixer.conv_dim, mixer.n_heads, mixer.n_groups, mixer.d_state, mixer.head_dim,
+                chunk, block, RMS_EPS)
+    return _FusedMamba2.apply(
+        x, mixer.in_proj.weight, mixer.conv_weight, mixer.conv_bias, mixer.dt_bias, mixer.A_log, mixer.D,
+        mixer.norm_weight, mixer.out_proj.weight, dims, mm, True,
+    )
