@@ -18,10 +18,11 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint
 
 from genoseq.ops import long_conv, short_conv
 from genoseq.ops.fftconv import causal_conv_tail, tail_fft_size
+from genoseq.ops.hyena_conv import hyena_order2
+from genoseq.ops.implicit_filter import features, implicit_filter
 
 _WINDOW_FLOOR = 1e-12  # decay window value at which the filter support ends
 
@@ -66,21 +67,21 @@ class HyenaFilter(nn.Module):
 
     def features(self, lags: Tensor, dtype: torch.dtype) -> Tensor:
         """(n,) integer lags -> (n, pos_dim) positional features."""
-        t = lags.to(dtype)[:, None] / self.max_len  # (n, 1)
-        ang = 2 * math.pi * t * self.bands.to(dtype)[None, :]  # (n, bands)
-        z = torch.cat([t, torch.cos(ang), torch.sin(ang)], dim=-1)
-        return z[:, : self.pos_dim]
+        return features(lags, self.max_len, self.bands, self.pos_dim, dtype)
 
     def forward(self, n: int, dtype: torch.dtype = torch.float32) -> Tensor:
-        """Filter values for lags 0..n-1: (channels, n); zero at lags >= cutoff."""
+        """Filter values for lags 0..n-1: (channels, n); zero at lags >= cutoff.
+
+        Evaluated in lag pieces by genoseq.ops.implicit_filter (backward recomputes each piece; nothing of
+        length n is saved); each Sin's frequency is folded into the Linear before it.
+        """
         m = min(n, self.cutoff)
-        lags = torch.arange(m, device=self.deltas.device)
+        lin1, act, lin2, _, lin3, _, lin4 = self.mlp
         with torch.autocast(device_type=self.deltas.device.type, enabled=False):
-            z = self.features(lags, dtype)  # (m, pos_dim)
-            pdt = self.mlp[0].weight.dtype
-            h = self.mlp(z.to(pdt)).to(dtype)  # (m, channels)
-            window = torch.exp(-lags.to(dtype)[:, None] / self.max_len * self.deltas.to(dtype)[None, :])
-            h = (h * window).transpose(0, 1)  # (channels, m)
+            f = act.freq[0]  # (filter_dim,)
+            folded = [t for lin in (lin1, lin2, lin3) for t in (f[:, None] * lin.weight, f * lin.bias)]
+            h = implicit_filter(*folded, lin4.weight, m, self.deltas, self.bands, self.max_len, self.pos_dim,
+                                dtype)  # (channels, m)
         if m < n:
             h = F.pad(h, (0, n - m))
         return h
@@ -114,6 +115,7 @@ class HyenaMixer(nn.Module):
             nn.init.zeros_(lin.bias)
         self.out_proj.weight.data.mul_(1.0 / math.sqrt(2 * n_layer))
         self._cache: tuple[tuple, Tensor] | None = None
+        self.use_fused = True  # False: forward_reference for every call
 
     # ------------------------------------------------------------------ filters
     def train(self, mode: bool = True) -> HyenaMixer:
@@ -130,11 +132,7 @@ class HyenaMixer(nn.Module):
         key = (dtype, self.filter.deltas.device, self._filter_params_key())
         if cacheable and self._cache is not None and self._cache[0] == key and self._cache[1].shape[-1] >= n:
             return self._cache[1][..., :n]
-        if self.training and torch.is_grad_enabled():
-            # keep only the filter for backward; its MLP activations (L x filter_dim per layer) are recomputed
-            h = checkpoint(self.filter, n, dtype, use_reentrant=False)
-        else:
-            h = self.filter(n, dtype)
+        h = self.filter(n, dtype)  # saves only its weights; backward recomputes the MLP piece by piece
         h = h.view(-1, self.d_model, n)  # generated once for all channels
         if cacheable:
             # keep at least the lags the filter support can reach, so streaming never regenerates them
@@ -170,6 +168,21 @@ class HyenaMixer(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """x (B, L, D) -> (B, L, D)."""
+        L = x.shape[1]
+        if self._fused(x):
+            cdt = torch.float64 if x.dtype == torch.float64 else torch.float32
+            k = self.raw_filter(L, cdt)[0]  # (D, L)
+            return hyena_order2(x, self.in_proj.weight, self.in_proj.bias, self.short_conv_weight,
+                                self.short_conv_bias, k, self.skip[0], self.out_proj.weight, self.out_proj.bias)
+        return self.forward_reference(x)
+
+    def _fused(self, x: Tensor) -> bool:
+        """The fused CPU operator (genoseq.ops.hyena_conv) serves causal order-2 mixers; CUDA tensors keep
+        the dispatching long_conv (Triton kernel)."""
+        return self.use_fused and self.order == 2 and not self.bidirectional and x.device.type == "cpu"
+
+    def forward_reference(self, x: Tensor) -> Tensor:
+        """The unfused forward: streams, long_conv per stage, out-projection (any order, bidirectional)."""
         L = x.shape[1]
         streams, _ = self._streams(x)
         *gates, v = streams

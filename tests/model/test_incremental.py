@@ -8,6 +8,7 @@ from model_helpers import CAUSAL, seeded_model, tiny_config
 
 from genoseq.errors import ConfigError
 from genoseq.model import hyena
+from genoseq.ops import hyena_conv
 from genoseq.ops.fftconv import long_conv_direct
 
 TOL = {"rtol": 1e-9, "atol": 1e-9}
@@ -31,6 +32,7 @@ def test_causality_gradient_is_exactly_zero(name, ids, monkeypatch):
     # the FFT's own causality is checked against the direct oracle in tests/ops; here the direct
     # convolution makes "exactly zero" exact, so the test sees the model's wiring only
     monkeypatch.setattr(hyena, "long_conv", long_conv_direct)
+    monkeypatch.setattr(hyena_conv, "CONV_IMPL", "direct")  # the fused order-2 operator's convolution
     model = seeded_model(tiny_config(**CAUSAL[name]))
     bb = model.backbone
     h0 = bb.embedding(ids).detach().requires_grad_()

@@ -1,0 +1,97 @@
+"""Run independent channel-group jobs on a small pool of worker threads, each op single-threaded.
+
+A channel group's ops are small (a few channels x L) and PyTorch's CPU FFT is single-threaded anyway;
+splitting each small op over OpenMP threads costs a barrier per op, and on a machine shared with other
+processes every barrier can wait for a preempted thread. So groups run whole on worker threads, one
+intra-op thread each (torch releases the GIL inside ops). Workers: ``set_group_threads(n)``, else
+``GENOSEQ_GROUP_THREADS``, else ``torch.get_num_threads()``. With 1 the groups run in the caller, also
+single-threaded. Results are identical either way: each group writes only its own channels.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+
+_threads: int | None = None
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_lock = threading.Lock()
+
+
+def set_group_threads(n: int | None) -> None:
+    """Worker threads for channel-group jobs (1 = serial in the caller; None = the default)."""
+    global _threads
+    if n is not None and n < 1:
+        raise ValueError(f"set_group_threads: n must be >= 1, got {n}")
+    _threads = n
+
+
+def get_group_threads() -> int:
+    """The configured worker count: set_group_threads, else GENOSEQ_GROUP_THREADS, else torch's thread count."""
+    if _threads is not None:
+        return _threads
+    value = os.environ.get("GENOSEQ_GROUP_THREADS", "")
+    return int(value) if value.strip().isdigit() and int(value) > 0 else torch.get_num_threads()
+
+
+def _get_pool(n: int) -> ThreadPoolExecutor:
+    """A pool of n threads whose torch ops run single-threaded (the caller's thread count is kept)."""
+    global _pool, _pool_size
+    with _lock:
+        if _pool is None or _pool_size != n:
+            if _pool is not None:
+                _pool.shutdown(wait=True)
+            keep = torch.get_num_threads()
+            barrier = threading.Barrier(n)
+
+            def init() -> None:
+                torch.get_num_threads()  # torch sets a thread's count lazily, at its first query: do it first
+                torch.set_num_threads(1)
+
+            pool = ThreadPoolExecutor(n, thread_name_prefix="genoseq-groups", initializer=init)
+            list(pool.map(lambda _: barrier.wait(), range(n)))  # start every worker now
+            torch.set_num_threads(keep)  # the initializer's setting must not leak into the caller
+            _pool, _pool_size = pool, n
+        return _pool
+
+
+def map_groups(fn: Callable, groups: Sequence) -> None:
+    """Call ``fn(group)`` for every group, in the caller or shared among the worker threads.
+
+    Jobs run without autograd recording and without autocast (worker threads start with both off)."""
+    threads = get_group_threads()
+    n = min(threads, len(groups))
+    if n <= 1:
+        keep = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.no_grad():
+                for g in groups:
+                    fn(g)
+        finally:
+            torch.set_num_threads(keep)
+        return
+    it = iter(groups)
+    it_lock = threading.Lock()
+
+    def worker() -> None:
+        with torch.no_grad():  # grad mode is per thread; jobs never record autograd graphs
+            _work()
+
+    def _work() -> None:
+        while True:
+            with it_lock:
+                g = next(it, None)
+            if g is None:
+                return
+            fn(g)
+
+    pool = _get_pool(threads)
+    futures = [pool.submit(worker) for _ in range(n)]
+    for f in futures:
+        f.result()

@@ -1,0 +1,251 @@
+"""Fused order-2 causal Hyena operator: in-projection, short conv, gated FFT long conv, out-projection.
+
+For x (B, L, D)::
+
+    u = x W_in^T + b_in                          (B, 3D, L) channel-major
+    [x1, x2, v] = short_conv(u)                  3 x (B, D, L)
+    z = causal_conv(k + skip * delta_0, x2 * v)  (B, D, L)   (FFT, size n = fft_size(L))
+    out = (x1 * z)^T W_out^T + b_out             (B, L, D)
+
+The elementwise work and the FFTs run channel group by channel group (a few channels at a time) in
+reused workspace buffers, so the transients stay in cache and no large tensor is allocated per op.
+Forward saves only x (in the matmul dtype), u and z; backward recomputes the short conv, the gated
+input and both spectra per group. Matmuls run in the autocast dtype when autocast is on (bf16), all
+elementwise work and the FFTs in float32 (float64 for float64 inputs).
+
+Groups can run on worker threads (:func:`genoseq.ops._groups.set_group_threads`); the result does not
+depend on it.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import torch
+from torch import Tensor
+
+from genoseq.ops._groups import map_groups
+from genoseq.ops.fftconv import fft_size, long_conv_direct
+
+CONV_IMPL = "fft"  # "direct": the O(L^2) oracle inside the fused operator (tests: exact causality)
+_GROUP_ELEMS = 1 << 19  # target channels * n per group (G = 8 at L = 32k)
+_MIN_GROUP = 4  # torch's CPU FFT plans every call (~1 ms at n = 64k): amortise it over several rows
+
+
+def _group_slices(D: int, B: int, n: int) -> list[slice]:
+    step = max(1, min(D, max(_MIN_GROUP, _GROUP_ELEMS // max(1, B * n))))
+    return [slice(lo, min(D, lo + step)) for lo in range(0, D, step)]
+
+
+class _Workspace:
+    """Buffers of one thread for groups of G channels, reused across calls: the padded FFT rows keep their
+    zero tails. One FFT call per direction and group: rows R = [filter (G); gated input (B*G); dz (B*G)]."""
+
+    def __init__(self, B: int, G: int, L: int, n: int, cdt: torch.dtype) -> None:
+        cplx = torch.complex128 if cdt == torch.float64 else torch.complex64
+        F, BG = n // 2 + 1, B * G
+        self.B, self.G, self.L, self.n = B, G, L, n
+        self.U = torch.empty(B, 3, G, L, dtype=cdt)  # short-conv inputs in the compute dtype; backward: du
+        self.C = torch.empty(B, 3, G, L, dtype=cdt)  # short-conv outputs x1, x2, v
+        self.dC = torch.empty(B, 3, G, L, dtype=cdt)  # their gradients
+        self.R = torch.zeros(G + 2 * BG, n, dtype=cdt)  # zero-padded FFT inputs
+        self.RF = torch.empty(G + 2 * BG, F, dtype=cplx)  # their spectra
+        self.T = torch.empty(BG + G, F, dtype=cplx)  # product spectra
+        self.Z = torch.empty(BG + G, n, dtype=cdt)  # inverse FFTs
+        self.Kp, self.P, self.Q = self.R[:G], self.R[G : G + BG].view(B, G, n), self.R[G + BG :].view(B, G, n)
+        self.KF, self.S, self.DZ = self.RF[:G], self.RF[G : G + BG].view(B, G, F), self.RF[G + BG :].view(B, G, F)
+
+
+_workspaces: dict[int, dict[tuple, _Workspace]] = {}  # thread id -> {shape key: workspace}
+
+
+def _workspace(B: int, G: int, L: int, n: int, cdt: torch.dtype) -> _Workspace:
+    """This thread's workspace for the shape, made once and kept (see clear_workspaces)."""
+    key = (B, G, L, n, cdt)
+    mine = _workspaces.setdefault(threading.get_ident(), {})
+    if key not in mine:
+        if len(mine) >= 2:  # a full group and a remainder group; anything else is a new shape
+            mine.clear()
+        mine[key] = _Workspace(B, G, L, n, cdt)
+    return mine[key]
+
+
+def clear_workspaces() -> None:
+    """Free the cached per-thread buffers of the fused Hyena operator."""
+    _workspaces.clear()
+
+
+def _short_conv_group(uu: Tensor, w: Tensor, b: Tensor, out: Tensor) -> None:
+    """out (B, 3, G, L) = b + sum_j w[..., j] * uu shifted right by K-1-j (causal, zero history)."""
+    K, L = w.shape[-1], uu.shape[-1]
+    torch.addcmul(b[..., None], uu, w[..., K - 1 :], out=out)
+    for j in range(K - 1):
+        s = K - 1 - j
+        if s < L:
+            out[..., s:].addcmul_(uu[..., : L - s], w[..., j : j + 1])
+
+
+def _load_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, D: int) -> None:
+    """Short conv of the group's three streams into ws.C, the gated input x2 * v into ws.P, filter into ws.Kp."""
+    B, K, L = u.shape[0], conv_w.shape[-1], ws.L
+    ws.U.copy_(u.view(B, 3, D, L)[:, :, sl])  # (B, 3, G, L)
+    w = conv_w.view(3, D, K)[:, sl].to(ws.C.dtype)
+    b = conv_b.view(3, D)[:, sl].to(ws.C.dtype)
+    _short_conv_group(ws.U, w, b, ws.C)
+    torch.mul(ws.C[:, 1], ws.C[:, 2], out=ws.P[..., :L])
+    ws.Kp[:, :L].copy_(k[sl])
+    ws.Kp[:, 0].add_(skip[sl])
+
+
+def _conv(ws: _Workspace) -> Tensor:
+    """z (B, G, L): causal convolution of the gated input ws.P with the filter ws.Kp."""
+    L, n, BG, G = ws.L, ws.n, ws.B * ws.G, ws.G
+    if CONV_IMPL == "direct":
+        return long_conv_direct(ws.P[..., :L], ws.Kp[:, :L])
+    torch.fft.rfft(ws.R[: G + BG], out=ws.RF[: G + BG])
+    ws.S.mul_(ws.KF)
+    torch.fft.irfft(ws.S, n=n, out=ws.Z[:BG].view(ws.B, G, n))
+    return ws.Z[:BG].view(ws.B, G, n)[..., :L]
+
+
+def _conv_backward(ws: _Workspace) -> tuple[Tensor, Tensor]:
+    """(dvg (B, G, L), dk (G, L)) for dz in ws.Q: dvg[s] = sum_t dz[t] k[t - s], dk[j] = sum_t dz[t] vg[t - j]."""
+    L, n, B, G = ws.L, ws.n, ws.B, ws.G
+    if CONV_IMPL == "direct":
+        dz, vg, k = ws.Q[..., :L], ws.P[..., :L], ws.Kp[:, :L]
+        dvg = long_conv_direct(dz.flip(-1), k).flip(-1)  # correlation = reversed convolution
+        dk = long_conv_direct(dz.flip(-1).transpose(0, 1).reshape(1, G * B, L),
+                              vg.transpose(0, 1).reshape(G * B, L)).view(G, B, L).sum(1).flip(-1)
+        return dvg, dk
+    torch.fft.rfft(ws.R, out=ws.RF)  # filter, gated input and dz spectra in one call
+    T1, T2 = ws.T[: B * G].view(B, G, -1), ws.T[B * G :]
+    torch.mul(ws.DZ, ws.KF.conj(), out=T1)
+    if B == 1:
+        torch.mul(ws.DZ[0], ws.S[0].conj(), out=T2)
+    else:
+        torch.sum(ws.DZ * ws.S.conj(), dim=0, out=T2)
+    torch.fft.irfft(ws.T, n=n, out=ws.Z)
+    return ws.Z[: B * G].view(B, G, n)[..., :L], ws.Z[B * G :, :L]
+
+
+def _forward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, y, z_save, D: int):
+    _load_group(ws, sl, u, conv_w, conv_b, k, skip, D)
+    z = _conv(ws)  # (B, G, L)
+    torch.mul(z, ws.C[:, 0], out=y[:, sl])
+    z_save[:, sl].copy_(z)
+
+
+def _backward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, z, dy, y, du, dk, dconv_w, dconv_b,
+                    D: int):
+    B, K, L = u.shape[0], conv_w.shape[-1], ws.L
+    _load_group(ws, sl, u, conv_w, conv_b, k, skip, D)
+    x1, x2, v = ws.C[:, 0], ws.C[:, 1], ws.C[:, 2]
+    dyg, zg = dy[:, sl], z[:, sl]
+    torch.mul(zg, x1, out=y[:, sl])  # the out-projection input, for its weight gradient
+    torch.mul(dyg, x1, out=ws.Q[..., :L])  # dz
+    torch.mul(dyg, zg, out=ws.dC[:, 0])  # dx1
+    dvg, dk_g = _conv_backward(ws)
+    dk[sl] = dk_g
+    torch.mul(dvg, v, out=ws.dC[:, 1])  # dx2
+    torch.mul(dvg, x2, out=ws.dC[:, 2])  # dv
+    # short-conv backward: dw[j] = sum_t dC[t] u[t - (K-1-j)]; du[t] = sum_j w[j] dC[t + K-1-j]
+    w = conv_w.view(3, D, K)[:, sl].to(ws.C.dtype)
+    dC, uu = ws.dC, ws.U
+    dw = dconv_w.view(3, D, K)[:, sl]
+    for j in range(K):
+        s = K - 1 - j
+        dw[..., j] = (dC[..., s:] * uu[..., : L - s]).sum((0, -1)) if s < L else 0
+    dconv_b.view(3, D)[:, sl] = dC.sum((0, -1))
+    dU = torch.mul(dC, w[..., K - 1 :], out=uu)  # u is no longer needed: du overwrites it
+    for j in range(K - 1):
+        s = K - 1 - j
+        if s < L:
+            dU[..., : L - s].addcmul_(dC[..., s:], w[..., j : j + 1])
+    du.view(B, 3, D, L)[:, :, sl] = dU
+
+
+def _run(fn, D: int, B: int, L: int, n: int, cdt: torch.dtype) -> None:
+    groups = _group_slices(D, B, n)
+    map_groups(lambda sl: fn(_workspace(B, sl.stop - sl.start, L, n, cdt), sl), groups)
+
+
+def _in_proj(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    """x (B, L, D) -> u (B, 3D, L) = W x^T + b, channel-major, without a transpose copy."""
+    if x.shape[0] == 1:
+        return torch.addmm(b[:, None], w, x[0].t()).unsqueeze(0)
+    return torch.matmul(w, x.transpose(1, 2)).add_(b[:, None])
+
+
+def _out_proj(y: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    """y (B, D, L) -> (B, L, D) = y^T W^T + b."""
+    if y.shape[0] == 1:
+        return torch.addmm(b, y[0].t(), w.t()).unsqueeze(0)
+    return torch.matmul(y.transpose(1, 2), w.t()).add_(b)
+
+
+class _HyenaOrder2(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, in_w, in_b, conv_w, conv_b, k, skip, out_w, out_b, mdt):
+        B, L, D = x.shape
+        cdt = torch.float64 if x.dtype == torch.float64 else torch.float32
+        n = fft_size(L)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            xm = x.to(mdt)
+            u = _in_proj(xm, in_w.to(mdt), in_b.to(mdt))  # (B, 3D, L)
+            y = torch.empty(B, D, L, dtype=mdt, device=x.device)
+            z = torch.empty(B, D, L, dtype=mdt, device=x.device)
+            kc, sc = k.to(cdt), skip.to(cdt)
+
+            def fn(ws, sl):
+                _forward_group(ws, sl, u, conv_w, conv_b, kc, sc, y, z, D)
+
+            _run(fn, D, B, L, n, cdt)
+            out = _out_proj(y, out_w.to(mdt), out_b.to(mdt))
+        ctx.save_for_backward(xm, u, z, k, skip, in_w, conv_w, conv_b, out_w)
+        ctx.mdt, ctx.cdt, ctx.xdt = mdt, cdt, x.dtype
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        xm, u, z, k, skip, in_w, conv_w, conv_b, out_w = ctx.saved_tensors
+        mdt, cdt = ctx.mdt, ctx.cdt
+        B, D, L = z.shape
+        n = fft_size(L)
+        with torch.autocast(device_type=dout.device.type, enabled=False):
+            dm = dout.to(mdt)  # (B, L, D)
+            wo = out_w.to(mdt)
+            dy = torch.stack([torch.mm(wo.t(), dm[b].t()) for b in range(B)]) if B > 1 else \
+                torch.mm(wo.t(), dm[0].t()).unsqueeze(0)  # (B, D, L)
+            y = torch.empty_like(z)
+            du = torch.empty_like(u)
+            dk = torch.empty(D, L, dtype=cdt, device=z.device)
+            dconv_w = torch.empty(conv_w.shape, dtype=cdt, device=z.device)
+            dconv_b = torch.empty(conv_b.shape, dtype=cdt, device=z.device)
+            kc, sc = k.to(cdt), skip.to(cdt)
+
+            def fn(ws, sl):
+                _backward_group(ws, sl, u, conv_w, conv_b, kc, sc, z, dy, y, du, dk, dconv_w, dconv_b, D)
+
+            _run(fn, D, B, L, n, cdt)
+            wi = in_w.to(mdt)
+            d_out_w = sum(torch.mm(dm[b].t(), y[b].t()) for b in range(B))  # (D, D)
+            d_out_b = dm.sum((0, 1))
+            d_in_w = sum(torch.mm(du[b], xm[b]) for b in range(B))  # (3D, D)
+            d_in_b = du.sum((0, 2))
+            dx = torch.stack([torch.mm(du[b].t(), wi) for b in range(B)])  # (B, L, D), no transpose copy
+            dskip = dk[:, 0].clone()
+        return (dx.to(ctx.xdt), d_in_w.to(in_w.dtype), d_in_b.to(in_w.dtype), dconv_w.to(conv_w.dtype),
+                dconv_b.to(conv_b.dtype), dk.to(k.dtype), dskip.to(skip.dtype), d_out_w.to(out_w.dtype),
+                d_out_b.to(out_w.dtype), None)
+
+
+def hyena_order2(x: Tensor, in_w: Tensor, in_b: Tensor, conv_w: Tensor, conv_b: Tensor, k: Tensor, skip: Tensor,
+                 out_w: Tensor, out_b: Tensor) -> Tensor:
+    """Causal order-2 Hyena mixer, fused (see the module docstring). x (B, L, D); in_w (3D, D); in_b (3D,);
+    conv_w (3D, K); conv_b (3D,); k (D, L) filter for lags 0..L-1 (skip not folded in); skip (D,);
+    out_w (D, D); out_b (D,). Returns (B, L, D) in the autocast dtype when autocast is on, else x's dtype."""
+    dev = x.device.type
+    mdt = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
+    if x.dtype == torch.float64:
+        mdt = torch.float64
+    return _HyenaOrder2.apply(x, in_w, in_b, conv_w, conv_b, k, skip, out_w, out_b, mdt)

@@ -1,0 +1,49 @@
+"""Channel-group jobs: serial and threaded runs cover every group once; thread settings are restored."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+
+from genoseq.ops import _groups
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_map_groups_runs_every_group_once(threads, monkeypatch):
+    monkeypatch.setattr(_groups, "_threads", threads)
+    seen, lock = [], threading.Lock()
+
+    def job(g):
+        assert not torch.is_grad_enabled()
+        with lock:
+            seen.append((g, torch.get_num_threads()))
+
+    keep = torch.get_num_threads()
+    with torch.enable_grad():
+        _groups.map_groups(job, list(range(7)))
+    assert sorted(g for g, _ in seen) == list(range(7))
+    assert all(n == 1 for _, n in seen)  # each job's ops run single-threaded
+    assert torch.get_num_threads() == keep
+
+
+def test_job_errors_propagate(monkeypatch):
+    monkeypatch.setattr(_groups, "_threads", 2)
+
+    def job(g):
+        if g == 3:
+            raise RuntimeError("group 3 failed")
+
+    with pytest.raises(RuntimeError, match="group 3 failed"):
+        _groups.map_groups(job, list(range(5)))
+
+
+def test_thread_settings(monkeypatch):
+    monkeypatch.setattr(_groups, "_threads", None)
+    monkeypatch.setenv("GENOSEQ_GROUP_THREADS", "3")
+    assert _groups.get_group_threads() == 3
+    monkeypatch.setenv("GENOSEQ_GROUP_THREADS", "")
+    assert _groups.get_group_threads() == torch.get_num_threads()
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        _groups.set_group_threads(0)

@@ -1,0 +1,91 @@
+"""The fused order-2 Hyena operator against the unfused mixer (float64), its convolution oracle and threads."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genoseq.model.hyena import HyenaMixer
+from genoseq.ops import _groups, hyena_conv
+
+TOL = {"rtol": 1e-10, "atol": 1e-12}
+
+
+def _mixer(seed: int = 0) -> HyenaMixer:
+    torch.manual_seed(seed)
+    return HyenaMixer(8, 0, order=2, filter_dim=8, filter_pos_dim=5, max_len=16).double()
+
+
+def _check(mixer: HyenaMixer, B: int, L: int, seed: int = 1) -> None:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(B, L, 8, dtype=torch.float64, generator=g, requires_grad=True)
+    gy = torch.randn(B, L, 8, dtype=torch.float64, generator=g)
+    params = [x, *mixer.parameters()]
+    ref = mixer.forward_reference(x)
+    want = torch.autograd.grad((ref * gy).sum(), params)
+    out = mixer(x)
+    got = torch.autograd.grad((out * gy).sum(), params)
+    torch.testing.assert_close(out, ref, **TOL)
+    names = ["x"] + [n for n, _ in mixer.named_parameters()]
+    for name, a, b in zip(names, got, want, strict=True):
+        torch.testing.assert_close(a, b, **TOL, msg=lambda m, name=name: f"gradient of {name}: {m}")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(("B", "L"), [(1, 1), (1, 13), (2, 33), (3, 2)])
+def test_fused_matches_unfused(B, L, threads, monkeypatch):
+    monkeypatch.setattr(_groups, "_threads", threads)
+    mixer = _mixer()
+    assert mixer._fused(torch.zeros(1, 1, 8, dtype=torch.float64))
+    _check(mixer, B, L)
+
+
+@pytest.mark.parametrize(("elems", "min_group"), [(1, 1), (64 * 3, 3), (100, 1)])
+def test_channel_groups_and_remainders(elems, min_group, monkeypatch):
+    # 8 channels in groups of 1, of 3 (3 + 3 + 2: a remainder group) and of 2
+    monkeypatch.setattr(hyena_conv, "_GROUP_ELEMS", elems)
+    monkeypatch.setattr(hyena_conv, "_MIN_GROUP", min_group)
+    _check(_mixer(), 2, 20)
+
+
+def test_workspace_reuse_across_lengths(monkeypatch):
+    # cached per-thread buffers: a shorter call must not see a longer call's data past its own length
+    monkeypatch.setattr(_groups, "_threads", 1)
+    mixer = _mixer(3)
+    for L in (33, 20, 33, 1):
+        _check(mixer, 1, L, seed=L)
+    hyena_conv.clear_workspaces()
+    assert not hyena_conv._workspaces
+
+
+def test_direct_convolution_matches_fft(monkeypatch):
+    mixer = _mixer(2)
+    x = torch.randn(2, 17, 8, dtype=torch.float64, requires_grad=True)
+    gy = torch.randn(2, 17, 8, dtype=torch.float64)
+    outs = []
+    for impl in ("fft", "direct"):
+        monkeypatch.setattr(hyena_conv, "CONV_IMPL", impl)
+        y = mixer(x)
+        outs.append((y, *torch.autograd.grad((y * gy).sum(), [x, *mixer.parameters()])))
+    for a, b in zip(*outs, strict=True):
+        torch.testing.assert_close(a, b, **TOL)
+
+
+def test_bf16_autocast_close_to_float32():
+    torch.manual_seed(0)
+    mixer = HyenaMixer(16, 0, order=2, filter_dim=8, filter_pos_dim=5, max_len=64)
+    x = torch.randn(1, 64, 16)
+    ref = mixer.forward_reference(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = mixer(x)
+    assert y.dtype == torch.bfloat16
+    assert (y.float() - ref).norm() / ref.norm() < 2e-2
+
+
+def test_other_shapes_take_the_unfused_path():
+    x = torch.zeros(1, 4, 8)
+    assert not HyenaMixer(8, 0, order=3, filter_dim=8, max_len=16)._fused(x)
+    assert not HyenaMixer(8, 0, filter_dim=8, max_len=16, bidirectional=True)._fused(x)
+    mixer = HyenaMixer(8, 0, filter_dim=8, max_len=16)
+    mixer.use_fused = False
+    assert not mixer._fused(x)
