@@ -9,6 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from genoseq.ops.mlp import mlp
+
 _MLP_PIECE = 16384  # positions per recomputed MLP piece under activation checkpointing
 
 
@@ -26,6 +28,11 @@ class MLP(nn.Module):
         self.fc2.weight.data.mul_(1.0 / math.sqrt(2 * n_layer))
 
     def forward(self, x: Tensor) -> Tensor:
+        """x (B, L, D) -> (B, L, D); backward recomputes the activation (genoseq.ops.mlp)."""
+        return mlp(x, self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias, self.kind)
+
+    def reference(self, x: Tensor) -> Tensor:
+        """The same MLP through autograd's own ops (the oracle of the fused path)."""
         h = self.fc1(x)  # (B, L, hidden [*2])
         if self.kind == "glu":
             a, b = h.chunk(2, dim=-1)
