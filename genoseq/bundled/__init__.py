@@ -9,6 +9,7 @@ Example::
     genoseq.bundled.names()                      # ['ecoli_k12', 'gue_mouse_2', ...]
     fasta = genoseq.bundled.path("ecoli_k12")    # .../genoseq/bundled/genomes/GCF_...fna.gz
     task_dir = genoseq.bundled.path("gue_prom_core_tata")   # folder with train/dev/test.csv.gz
+    cds_bed = genoseq.bundled.path("ecoli_k12_cds")         # BED of CDS intervals on ecoli_k12 (token labels)
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ __all__ = ["BundledItem", "describe", "names", "path"]
 
 @dataclass(frozen=True)
 class BundledItem:
-    """One bundled data set: a genome FASTA file or a task folder of split CSVs."""
+    """One bundled data set: a genome FASTA file, a task folder of split CSVs or a BED of labelled intervals."""
 
     name: str
-    kind: str  # "genome" (a FASTA file) or "task" (a folder of train/dev/test .csv.gz)
+    kind: str  # "genome" (FASTA), "task" (folder of train/dev/test .csv.gz), "labels" (BED over a bundled genome)
     relpath: str  # relative to the genoseq.bundled package
     description: str
 
@@ -60,6 +61,13 @@ _ITEMS: dict[str, BundledItem] = {
             "genome",
             "genomes/yeast_chr01.fasta",
             "S. cerevisiae S288C chromosome I (record name 'chr01'), 230,218 bp",
+        ),
+        BundledItem(
+            "ecoli_k12_cds",
+            "labels",
+            "tasks/ecoli_k12_cds.bed.gz",
+            "CDS intervals of E. coli K-12 MG1655 (NCBI annotation of NC_000913.3, pseudo CDS left out), "
+            "BED6 class 'cds', 4301 rows covering 3,980,176 of 4,641,652 bp: per-base labels over ecoli_k12",
         ),
         BundledItem(
             "gue_prom_core_tata",
@@ -95,7 +103,7 @@ def describe(name: str) -> BundledItem:
 
 
 def path(name: str) -> pathlib.Path:
-    """Filesystem path of a bundled genome FASTA file or task folder.
+    """Filesystem path of a bundled genome FASTA file, task folder or labels BED.
 
     Works from a source checkout and from an installed (non-editable) package; if the
     package lives in a zip archive the file is extracted to a temporary location that

@@ -177,7 +177,8 @@ def test_manifest_given_by_path_may_have_any_file_name(tmp_path):
 
 def test_bundled_names_and_paths():
     assert bundled.names() == sorted(
-        ["ecoli_k12", "phage_lambda", "human_chrM", "yeast_chrI", "gue_prom_core_tata", "gue_mouse_2"]
+        ["ecoli_k12", "ecoli_k12_cds", "phage_lambda", "human_chrM", "yeast_chrI", "gue_prom_core_tata",
+         "gue_mouse_2"]
     )
     for name in bundled.names():
         p = bundled.path(name)
