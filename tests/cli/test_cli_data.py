@@ -75,7 +75,7 @@ def test_list_shows_every_manifest():
         "gue",
     } <= names
     bundled_line = next(line for line in lines if line.startswith("bundled "))
-    assert " 10 " in bundled_line and "1.9 MB" in bundled_line
+    assert " 11 " in bundled_line and "2.0 MB" in bundled_line
     hg38_line = next(line for line in lines if line.startswith("hg38 "))
     assert " ? " in hg38_line  # size not recorded
 

@@ -188,7 +188,7 @@ def test_bundled_names_and_paths():
 
 def test_bundled_unknown_name_lists_valid_names():
     with pytest.raises(
-        GenoseqError, match=r"unknown bundled data set 'ecoli'; valid names: ecoli_k12, gue_mouse_2"
+        GenoseqError, match=r"unknown bundled data set 'ecoli'; valid names: ecoli_k12, ecoli_k12_cds, gue_mouse_2"
     ):
         bundled.path("ecoli")
 
