@@ -44,16 +44,17 @@ class FinetuneModule(BaseModule):
         n_outputs: classes / labels / regression targets.
         freeze_backbone: train only the head (backbone ``requires_grad=False``) ...
         unfreeze_at_step: ... until this optimiser step.
+        class_names: names of the per-class metrics (token classification: ``f1_<name>``).
     """
 
     def __init__(self, model: nn.Module, objective: str, n_outputs: int, freeze_backbone: bool = False,
-                 unfreeze_at_step: int | None = None, **optim: Any) -> None:
+                 unfreeze_at_step: int | None = None, class_names: list[str] | None = None, **optim: Any) -> None:
         super().__init__(model, **optim)
         self.objective = objective
         self.n_outputs = n_outputs
         self.unfreeze_at_step = unfreeze_at_step
-        self.val_metrics = build_metrics(objective, n_outputs).clone(prefix="val/")
-        self.test_metrics = build_metrics(objective, n_outputs).clone(prefix="test/")
+        self.val_metrics = build_metrics(objective, n_outputs, class_names).clone(prefix="val/")
+        self.test_metrics = build_metrics(objective, n_outputs, class_names).clone(prefix="test/")
         self._frozen = False
         if freeze_backbone:
             self.set_backbone_trainable(False)

@@ -2,6 +2,7 @@
 
 - classification (2 classes): accuracy, MCC, F1, AUROC, AUPRC (of the positive class);
 - classification (> 2 classes): accuracy, MCC, macro F1, macro AUROC, macro AUPRC;
+- token classification (per base, any K >= 2): accuracy, MCC, macro F1, per-class F1, binned macro AUROC/AUPRC;
 - multilabel: the same, macro over labels;
 - regression: Pearson, Spearman (mean over outputs), MSE;
 - causal / mlm: perplexity and bits per base are derived from the mean loss in the modules.
@@ -13,6 +14,7 @@ import torch
 import torchmetrics
 from torchmetrics import classification as C
 from torchmetrics import regression as R
+from torchmetrics.wrappers import ClasswiseWrapper
 
 # objective -> (default monitor metric, mode)
 MONITOR = {
@@ -53,9 +55,28 @@ class _MeanOverOutputs(torchmetrics.Metric):
         super().reset()
 
 
-def build_metrics(objective: str, n_outputs: int) -> torchmetrics.MetricCollection:
-    """Metrics for a task objective. Update them with :func:`metric_inputs` output."""
-    if objective in ("classification", "token_classification"):
+def _token_class_metrics(k: int, class_names: list[str] | None) -> dict[str, torchmetrics.Metric]:
+    """Per-base metrics over K >= 2 classes: accuracy, MCC, macro F1, per-class F1 (``f1_<class>``), macro
+    AUROC / AUPRC (binned at 200 thresholds: constant memory over millions of bases)."""
+    names = list(class_names) if class_names else [str(i) for i in range(k)]
+    return {
+        "acc": C.MulticlassAccuracy(num_classes=k, average="micro"),
+        "mcc": C.MulticlassMatthewsCorrCoef(num_classes=k),
+        "f1": C.MulticlassF1Score(num_classes=k, average="macro"),
+        "f1_class": ClasswiseWrapper(C.MulticlassF1Score(num_classes=k, average=None), labels=names, prefix="f1_"),
+        "auroc": C.MulticlassAUROC(num_classes=k, average="macro", thresholds=200),
+        "auprc": C.MulticlassAveragePrecision(num_classes=k, average="macro", thresholds=200),
+    }
+
+
+def build_metrics(objective: str, n_outputs: int, class_names: list[str] | None = None
+                  ) -> torchmetrics.MetricCollection:
+    """Metrics for a task objective. Update them with :func:`metric_inputs` output. ``class_names`` name the
+    per-class F1 of token classification."""
+    if objective == "token_classification":
+        # no compute groups: the wrapped per-class F1 would share states without being updated itself
+        return torchmetrics.MetricCollection(_token_class_metrics(n_outputs, class_names), compute_groups=False)
+    if objective == "classification":
         if n_outputs == 2:
             metrics = {
                 "acc": C.BinaryAccuracy(),
@@ -105,19 +126,19 @@ def metric_inputs(objective: str, outputs: torch.Tensor, labels: torch.Tensor) -
     regression: outputs (N, T), labels (N, T) -> squeezed when T == 1; token_regression flattens (B, L).
     """
     outputs = outputs.detach().float()
-    if objective == "token_classification":
+    if objective == "token_classification":  # (B, L, K) -> (N, K) probabilities of the scored positions
         keep = labels.reshape(-1) >= 0
         outputs = outputs.reshape(-1, outputs.shape[-1])[keep]
-        labels = labels.reshape(-1)[keep]
-        objective = "classification"
+        return outputs.softmax(-1), labels.reshape(-1)[keep].long()
     if objective == "classification":
         probs = outputs.softmax(-1)
         return (probs[:, 1] if probs.shape[-1] == 2 else probs), labels.long()
     if objective == "multilabel":
         return outputs.sigmoid(), labels.long()
     if objective == "token_regression":
+        labels = labels.float().reshape(outputs.shape)  # (B, L) or (B, L, T) -> (B, L, T)
         outputs = outputs.reshape(-1, outputs.shape[-1])
-        labels = labels.reshape(-1, labels.shape[-1]).float()
+        labels = labels.reshape(-1, labels.shape[-1])
         keep = ~torch.isnan(labels).any(-1)
         outputs, labels = outputs[keep], labels[keep]
     labels = labels.float()

@@ -56,13 +56,19 @@ class DataSection:
     val_contigs: list[str] = _f(factory=list, doc="contigs held out for validation")
     test_contigs: list[str] = _f(factory=list, doc="contigs held out for test")
     val_fraction: float = _f(0.0, lo=0.0, hi=0.5, doc="tail fraction of every contig held out for validation")
-    seq_len: int = _f(1024, lo=8, doc="window length in bases (pretraining)")
-    val_windows: int = _f(256, lo=1, doc="fixed validation windows (pretraining)")
+    seq_len: int = _f(1024, lo=8, doc="window length in bases (pretraining, token tasks)")
+    val_windows: int = _f(256, lo=1, doc="fixed validation windows (pretraining, token tasks)")
     rc_augment: bool = _f(True, doc="reverse-complement each training example with probability 1/2")
     task: str | None = _f(None, doc="task directory with train/dev/test CSVs, or bundled:NAME (fine-tuning)")
     max_len: int | None = _f(None, lo=1, doc="truncate/pad task sequences to this length")
     batch_size: int = _f(32, lo=1, doc="examples per batch per device")
     num_workers: int = _f(0, lo=0, doc="DataLoader worker processes")
+    labels_bed: str | None = _f(None, doc="BED of labelled intervals on data.fasta: per-base targets (token tasks)")
+    label_column: int = _f(4, lo=4, doc="1-based BED column of the class name (or value, token_regression)")
+    background: str | float | None = _f("background", doc="class (token_regression: value) of bases in no "
+                                        "interval; null: not scored")
+    label_priority: list[str] = _f(factory=list, doc="classes allowed to overlap, highest priority first")
+    train_windows: Literal["random", "tile"] = _f("random", doc="token tasks: random training windows or tiles")
 
 
 @dataclass
@@ -294,6 +300,8 @@ def _check_semantics(recipe: Recipe) -> None:
     """Cross-field rules that types alone cannot express."""
     d, t, tr = recipe.data, recipe.train, recipe.trainer
     if recipe.kind == "pretrain":
+        if d.labels_bed is not None:
+            raise ConfigError("'data.labels_bed' applies to finetune recipes (token-level tasks)")
         if d.fasta is None:
             raise ConfigError("a pretrain recipe needs 'data.fasta' (a FASTA path or bundled:NAME)")
         if t.objective not in ("auto", "causal", "mlm"):
@@ -301,9 +309,15 @@ def _check_semantics(recipe: Recipe) -> None:
         if sum(bool(x) for x in (d.split_bed, d.val_contigs or d.test_contigs, d.val_fraction > 0)) > 1:
             raise ConfigError("use one of 'data.split_bed', 'data.val_contigs'/'data.test_contigs' and "
                               "'data.val_fraction' to split the genome, not several")
+    elif d.labels_bed is not None:
+        _check_token_task(recipe)
     else:
         if d.task is None:
-            raise ConfigError("a finetune recipe needs 'data.task' (a task directory or bundled:NAME)")
+            raise ConfigError("a finetune recipe needs 'data.task' (a task directory or bundled:NAME), or "
+                              "'data.fasta' + 'data.labels_bed' (token-level task)")
+        if t.objective in ("token_classification", "token_regression"):
+            raise ConfigError(f"'train.objective' {t.objective} needs per-base targets: 'data.fasta' + "
+                              "'data.labels_bed'")
         if t.objective in ("causal", "mlm"):
             raise ConfigError("'train.objective' of a finetune recipe is a task objective (classification, "
                               f"regression, ...) or auto, got {t.objective!r}; use train.pretrain_stage for LM")
@@ -335,6 +349,31 @@ def _check_semantics(recipe: Recipe) -> None:
         raise ConfigError("'model.unfreeze_at_step' needs 'model.freeze_backbone: true'")
     if recipe.model.preset is None and recipe.model.init_from is None and not recipe.model.config:
         raise ConfigError("'model' needs a preset, a config or init_from")
+
+
+def _check_token_task(recipe: Recipe) -> None:
+    """A finetune recipe with data.labels_bed: per-base targets over the genome data.fasta."""
+    d, t, tr = recipe.data, recipe.train, recipe.trainer
+    if d.fasta is None:
+        raise ConfigError("'data.labels_bed' needs 'data.fasta' (the genome its intervals are on)")
+    if d.task is not None:
+        raise ConfigError("set 'data.task' (sequence-level task) or 'data.labels_bed' (token-level task), not both")
+    if d.max_len is not None:
+        raise ConfigError("'data.max_len' applies to task sequences; token tasks cut windows of 'data.seq_len'")
+    if t.objective not in ("auto", "token_classification", "token_regression"):
+        raise ConfigError("'train.objective' of a token-level task (data.labels_bed) must be token_classification, "
+                          f"token_regression or auto, got {t.objective!r}")
+    if t.objective == "token_regression":
+        if isinstance(d.background, str):
+            raise ConfigError("token_regression: 'data.background' must be the value of bases covered by no "
+                              f"interval (a number) or null (not scored), got {d.background!r}")
+        if d.label_priority:
+            raise ConfigError("'data.label_priority' orders classes; token_regression intervals must not overlap")
+    if sum(bool(x) for x in (d.split_bed, d.val_contigs or d.test_contigs, d.val_fraction > 0)) != 1:
+        raise ConfigError("a token-level task needs one genome split: 'data.split_bed', "
+                          "'data.val_contigs'/'data.test_contigs' or 'data.val_fraction'")
+    if tr.max_steps is None and tr.max_epochs is None:
+        raise ConfigError("set 'trainer.max_steps' or 'trainer.max_epochs'")
 
 
 def recipe_from_dict(raw: Any, source: str | None = None) -> Recipe:

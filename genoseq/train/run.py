@@ -427,7 +427,12 @@ def run_self_pretrain(recipe: Recipe, task_splits: dict[str, Any], out: Path, re
 
 
 def run_finetune(recipe: Recipe, out: Path, resume: bool = False, command: str | None = None) -> RunResult:
-    """Fine-tune on a labelled task (``kind: finetune``), after an optional pretraining stage."""
+    """Fine-tune on a labelled task (``kind: finetune``), after an optional pretraining stage. With
+    ``data.labels_bed`` the task is token-level (:func:`genoseq.train.token_run.run_token_finetune`)."""
+    if recipe.data.labels_bed is not None:
+        from genoseq.train.token_run import run_token_finetune
+
+        return run_token_finetune(recipe, out, resume=resume, command=command)
     from genoseq.train.paths import resolve_path
 
     d = recipe.data

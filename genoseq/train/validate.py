@@ -37,7 +37,7 @@ def check_recipe(recipe: Recipe) -> list[str]:
         load_manifest(d.manifest)  # unknown name -> GenoseqError listing the known ones
     from genoseq.train.paths import resolve_path
 
-    for key in ("fasta", "split_bed", "task"):
+    for key in ("fasta", "split_bed", "task", "labels_bed"):
         value = getattr(d, key)
         if value is None or value == "task":
             continue
