@@ -21,10 +21,11 @@ from torch import Tensor, nn
 
 from genoseq.ops import long_conv, short_conv
 from genoseq.ops.fftconv import causal_conv_tail, tail_fft_size
-from genoseq.ops.hyena_conv import hyena_order2
+from genoseq.ops.hyena_conv import chunk_fft_size, hyena_order2, hyena_order2_chunk
 from genoseq.ops.implicit_filter import features, implicit_filter
 
 _WINDOW_FLOOR = 1e-12  # decay window value at which the filter support ends
+_FUSED_CHUNK = 128  # shortest streaming chunk for the fused operator (token steps keep direct products)
 
 
 class Sin(nn.Module):
@@ -208,8 +209,21 @@ class HyenaMixer(nn.Module):
         return state
 
     def forward_chunk(self, x: Tensor, state: dict[str, Tensor]) -> Tensor:
-        """Continue from ``state`` over x (B, Lc, D); updates state. Equals forward over the concatenation."""
+        """Continue from ``state`` over x (B, Lc, D); updates state. Equals forward over the concatenation.
+
+        Chunks of at least _FUSED_CHUNK positions (prefill, embed_long) of causal order-2 mixers on CPU
+        without autograd take genoseq.ops.hyena_conv.hyena_order2_chunk (channel groups, FFT size from the
+        filter support); shorter ones (token steps) the unfused path with its direct products.
+        """
         Lc = x.shape[1]
+        if Lc >= _FUSED_CHUNK and self._fused(x) and not torch.is_grad_enabled():
+            cdt = torch.float64 if x.dtype == torch.float64 else torch.float32
+            T = state["hist0"].shape[-1] + Lc
+            kf, n = self._chunk_spectrum(T, Lc, cdt)
+            out, state["conv"], state["hist0"] = hyena_order2_chunk(
+                x, self.in_proj.weight, self.in_proj.bias, self.short_conv_weight, self.short_conv_bias, kf, n,
+                self.out_proj.weight, self.out_proj.bias, state["conv"], state["hist0"], self.filter.cutoff - 1)
+            return out
         streams, state["conv"] = self._streams(x, state["conv"])
         *gates, v = streams
         cdt = torch.float64 if x.dtype == torch.float64 else torch.float32
@@ -224,6 +238,23 @@ class HyenaMixer(nn.Module):
             state[f"hist{o}"] = hist[..., max(0, T - keep) :]
             v = z * gates[0] if o == n_stage - 1 else z
         return self.out_proj(v.transpose(1, 2))
+
+    def _chunk_spectrum(self, T: int, Lc: int, cdt: torch.dtype) -> tuple[Tensor, int]:
+        """(rfft of the skip-folded filter at the fused chunk FFT size, that size); cached in eval mode."""
+        support = self.filter.cutoff
+        n = chunk_fft_size(T, Lc, support)
+        key = ("chunk", T, Lc, n, cdt, self._filter_params_key(), self.skip.data_ptr(), self.skip._version)
+        cache = self.__dict__.setdefault("_spectra", {})
+        if key in cache:
+            return cache[key], n
+        k = self.raw_filter(min(T, support), cdt)[0].clone()  # (D, Kk): every nonzero lag
+        k[:, 0] += self.skip[0].to(cdt)
+        kf = torch.fft.rfft(k, n=n)
+        if not self.training:
+            if len(cache) > 2 * self.order:
+                cache.clear()
+            cache[key] = kf
+        return kf, n
 
     def _tail_spectrum(self, o: int, k: Tensor, T: int, Lc: int) -> Tensor | None:
         """rfft of stage o's filter at the streaming FFT size, cached in eval mode (chunks of equal size

@@ -22,10 +22,11 @@ from __future__ import annotations
 import threading
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from genoseq.ops._groups import map_groups
-from genoseq.ops.fftconv import fft_size, long_conv_direct
+from genoseq.ops.fftconv import fast_fft_len, fft_size, long_conv_direct
 
 CONV_IMPL = "fft"  # "direct": the O(L^2) oracle inside the fused operator (tests: exact causality)
 _GROUP_ELEMS = 1 << 19  # target channels * n per group (G = 8 at L = 32k)
@@ -85,10 +86,10 @@ def _short_conv_group(uu: Tensor, w: Tensor, b: Tensor, out: Tensor) -> None:
             out[..., s:].addcmul_(uu[..., : L - s], w[..., j : j + 1])
 
 
-def _load_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, D: int) -> None:
+def _load_group(ws: _Workspace, sl: slice, u, in_b, conv_w, conv_b, k, skip, D: int) -> None:
     """Short conv of the group's three streams into ws.C, the gated input x2 * v into ws.P, filter into ws.Kp."""
     B, K, L = u.shape[0], conv_w.shape[-1], ws.L
-    ws.U.copy_(u.view(B, 3, D, L)[:, :, sl])  # (B, 3, G, L)
+    torch.add(u.view(B, 3, D, L)[:, :, sl], in_b.view(3, D)[:, sl, None], out=ws.U)  # (B, 3, G, L), + in-proj bias
     w = conv_w.view(3, D, K)[:, sl].to(ws.C.dtype)
     b = conv_b.view(3, D)[:, sl].to(ws.C.dtype)
     _short_conv_group(ws.U, w, b, ws.C)
@@ -128,17 +129,17 @@ def _conv_backward(ws: _Workspace) -> tuple[Tensor, Tensor]:
     return ws.Z[: B * G].view(B, G, n)[..., :L], ws.Z[B * G :, :L]
 
 
-def _forward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, y, z_save, D: int):
-    _load_group(ws, sl, u, conv_w, conv_b, k, skip, D)
+def _forward_group(ws: _Workspace, sl: slice, u, in_b, conv_w, conv_b, k, skip, y, z_save, D: int):
+    _load_group(ws, sl, u, in_b, conv_w, conv_b, k, skip, D)
     z = _conv(ws)  # (B, G, L)
     torch.mul(z, ws.C[:, 0], out=y[:, sl])
     z_save[:, sl].copy_(z)
 
 
-def _backward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, z, dy, y, du, dk, dconv_w, dconv_b,
-                    D: int):
+def _backward_group(ws: _Workspace, sl: slice, u, in_b, conv_w, conv_b, k, skip, z, dy, y, du, dk, dconv_w,
+                    dconv_b, D: int):
     B, K, L = u.shape[0], conv_w.shape[-1], ws.L
-    _load_group(ws, sl, u, conv_w, conv_b, k, skip, D)
+    _load_group(ws, sl, u, in_b, conv_w, conv_b, k, skip, D)
     x1, x2, v = ws.C[:, 0], ws.C[:, 1], ws.C[:, 2]
     dyg, zg = dy[:, sl], z[:, sl]
     torch.mul(zg, x1, out=y[:, sl])  # the out-projection input, for its weight gradient
@@ -169,18 +170,17 @@ def _run(fn, D: int, B: int, L: int, n: int, cdt: torch.dtype) -> None:
     map_groups(lambda sl: fn(_workspace(B, sl.stop - sl.start, L, n, cdt), sl), groups)
 
 
-def _in_proj(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
-    """x (B, L, D) -> u (B, 3D, L) = W x^T + b, channel-major, without a transpose copy."""
+def _in_proj(x: Tensor, w: Tensor) -> Tensor:
+    """x (B, L, D) -> u (B, 3D, L) = W x^T, channel-major, without a transpose copy (the bias is added per
+    group, where u is read anyway)."""
     if x.shape[0] == 1:
-        return torch.addmm(b[:, None], w, x[0].t()).unsqueeze(0)
-    return torch.matmul(w, x.transpose(1, 2)).add_(b[:, None])
+        return torch.mm(w, x[0].t()).unsqueeze(0)
+    return torch.matmul(w, x.transpose(1, 2))
 
 
 def _out_proj(y: Tensor, w: Tensor, b: Tensor) -> Tensor:
     """y (B, D, L) -> (B, L, D) = y^T W^T + b."""
-    if y.shape[0] == 1:
-        return torch.addmm(b, y[0].t(), w.t()).unsqueeze(0)
-    return torch.matmul(y.transpose(1, 2), w.t()).add_(b)
+    return F.linear(y.transpose(-1, -2), w, b)
 
 
 class _HyenaOrder2(torch.autograd.Function):
@@ -191,23 +191,23 @@ class _HyenaOrder2(torch.autograd.Function):
         n = fft_size(L)
         with torch.autocast(device_type=x.device.type, enabled=False):
             xm = x.to(mdt)
-            u = _in_proj(xm, in_w.to(mdt), in_b.to(mdt))  # (B, 3D, L)
+            u = _in_proj(xm, in_w.to(mdt))  # (B, 3D, L), without the bias
             y = torch.empty(B, D, L, dtype=mdt, device=x.device)
             z = torch.empty(B, D, L, dtype=mdt, device=x.device)
-            kc, sc = k.to(cdt), skip.to(cdt)
+            kc, sc, bc = k.to(cdt), skip.to(cdt), in_b.to(cdt)
 
             def fn(ws, sl):
-                _forward_group(ws, sl, u, conv_w, conv_b, kc, sc, y, z, D)
+                _forward_group(ws, sl, u, bc, conv_w, conv_b, kc, sc, y, z, D)
 
             _run(fn, D, B, L, n, cdt)
             out = _out_proj(y, out_w.to(mdt), out_b.to(mdt))
-        ctx.save_for_backward(xm, u, z, k, skip, in_w, conv_w, conv_b, out_w)
+        ctx.save_for_backward(xm, u, z, k, skip, in_w, in_b, conv_w, conv_b, out_w)
         ctx.mdt, ctx.cdt, ctx.xdt = mdt, cdt, x.dtype
         return out
 
     @staticmethod
     def backward(ctx, dout):
-        xm, u, z, k, skip, in_w, conv_w, conv_b, out_w = ctx.saved_tensors
+        xm, u, z, k, skip, in_w, in_b, conv_w, conv_b, out_w = ctx.saved_tensors
         mdt, cdt = ctx.mdt, ctx.cdt
         B, D, L = z.shape
         n = fft_size(L)
@@ -221,10 +221,10 @@ class _HyenaOrder2(torch.autograd.Function):
             dk = torch.empty(D, L, dtype=cdt, device=z.device)
             dconv_w = torch.empty(conv_w.shape, dtype=cdt, device=z.device)
             dconv_b = torch.empty(conv_b.shape, dtype=cdt, device=z.device)
-            kc, sc = k.to(cdt), skip.to(cdt)
+            kc, sc, bc = k.to(cdt), skip.to(cdt), in_b.to(cdt)
 
             def fn(ws, sl):
-                _backward_group(ws, sl, u, conv_w, conv_b, kc, sc, z, dy, y, du, dk, dconv_w, dconv_b, D)
+                _backward_group(ws, sl, u, bc, conv_w, conv_b, kc, sc, z, dy, y, du, dk, dconv_w, dconv_b, D)
 
             _run(fn, D, B, L, n, cdt)
             wi = in_w.to(mdt)
@@ -249,3 +249,86 @@ def hyena_order2(x: Tensor, in_w: Tensor, in_b: Tensor, conv_w: Tensor, conv_b: 
     if x.dtype == torch.float64:
         mdt = torch.float64
     return _HyenaOrder2.apply(x, in_w, in_b, conv_w, conv_b, k, skip, out_w, out_b, mdt)
+
+
+# ---------------------------------------------------------------------------------------------- streaming
+def chunk_fft_size(T: int, n_out: int, support: int) -> int:
+    """FFT size for the last ``n_out`` outputs over a history of T inputs with a filter of ``support`` lags.
+
+    The full linear convolution has T + Kk - 1 outputs (Kk = min(T, support)); with n >= n_out + Kk - 1
+    the circular wrap lands on outputs before the kept ones, and n >= T holds the whole history.
+    """
+    return fast_fft_len(max(T, n_out + min(T, support) - 1))
+
+
+class _ChunkWorkspace:
+    """Per-thread buffers for one chunk shape; the history rows keep their zero tails."""
+
+    def __init__(self, B: int, G: int, K: int, Lc: int, n: int, cdt: torch.dtype) -> None:
+        cplx = torch.complex128 if cdt == torch.float64 else torch.complex64
+        self.U = torch.empty(B, 3, G, K - 1 + Lc, dtype=cdt)  # conv state then the chunk's in-projection
+        self.C = torch.empty(B, 3, G, Lc, dtype=cdt)  # short-conv outputs x1, x2, v
+        self.R = torch.zeros(B, G, n, dtype=cdt)  # history then gated input, zero-padded
+        self.RF = torch.empty(B, G, n // 2 + 1, dtype=cplx)
+        self.Z = torch.empty(B, G, n, dtype=cdt)
+
+
+def _chunk_workspace(B: int, G: int, K: int, Lc: int, T: int, n: int, cdt: torch.dtype) -> _ChunkWorkspace:
+    key = ("chunk", B, G, K, Lc, T, n, cdt)  # T: the zero tail starts there
+    mine = _workspaces.setdefault(threading.get_ident(), {})
+    if key not in mine:
+        if len(mine) >= 2:
+            mine.clear()
+        mine[key] = _ChunkWorkspace(B, G, K, Lc, n, cdt)
+    return mine[key]
+
+
+def hyena_order2_chunk(x: Tensor, in_w: Tensor, in_b: Tensor, conv_w: Tensor, conv_b: Tensor, kf: Tensor, n: int,
+                       out_w: Tensor, out_b: Tensor, conv_state: Tensor, hist: Tensor, keep: int
+                       ) -> tuple[Tensor, Tensor, Tensor]:
+    """One streaming chunk of the causal order-2 Hyena mixer, without autograd.
+
+    x (B, Lc, D); conv_state (B, 3D, K-1) the previous in-projections; hist (B, D, T0) the previous gated
+    conv inputs; kf (D, n // 2 + 1) the rfft at size n = chunk_fft_size(T0 + Lc, Lc, support) of the filter
+    (skip folded into lag 0, lags beyond the support zero). Returns (out (B, Lc, D), new conv_state, new
+    history: the last min(T0 + Lc, keep) gated inputs).
+    """
+    B, Lc, D = x.shape
+    K, T0 = conv_w.shape[-1], hist.shape[-1]
+    T = T0 + Lc
+    dev = x.device.type
+    mdt = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
+    cdt = torch.float64 if x.dtype == torch.float64 else torch.float32
+    if x.dtype == torch.float64:
+        mdt = torch.float64
+    with torch.no_grad(), torch.autocast(device_type=dev, enabled=False):
+        u = _in_proj(x.to(mdt), in_w.to(mdt))  # (B, 3D, Lc), without the bias
+        y = torch.empty(B, D, Lc, dtype=mdt, device=x.device)
+        new_hist = torch.empty(B, D, min(T, keep), dtype=hist.dtype, device=x.device)
+        new_conv = torch.empty(B, 3 * D, K - 1, dtype=conv_state.dtype, device=x.device)
+        w_all = conv_w.view(3, D, K).to(cdt)
+        b_all = conv_b.view(3, D).to(cdt)
+        in_b_all = in_b.view(3, D).to(cdt)
+
+        def fn(sl: slice) -> None:
+            G = sl.stop - sl.start
+            ws = _chunk_workspace(B, G, K, Lc, T, n, cdt)
+            U, C, P = ws.U, ws.C, ws.R
+            U[..., : K - 1] = conv_state.view(B, 3, D, K - 1)[:, :, sl]
+            torch.add(u.view(B, 3, D, Lc)[:, :, sl], in_b_all[:, sl, None], out=U[..., K - 1 :])
+            w, b = w_all[:, sl], b_all[:, sl]
+            torch.addcmul(b[..., None], U[..., :Lc], w[..., :1], out=C)
+            for j in range(1, K):
+                C.addcmul_(U[..., j : j + Lc], w[..., j : j + 1])
+            new_conv.view(B, 3, D, K - 1)[:, :, sl] = U[..., Lc:]
+            P[..., :T0] = hist[:, sl]
+            torch.mul(C[:, 1], C[:, 2], out=P[..., T0:T])
+            torch.fft.rfft(P, out=ws.RF)
+            ws.RF.mul_(kf[sl])
+            torch.fft.irfft(ws.RF, n=n, out=ws.Z)
+            torch.mul(ws.Z[..., T - Lc : T], C[:, 0], out=y[:, sl])
+            new_hist[:, sl] = P[..., T - new_hist.shape[-1] : T]
+
+        map_groups(fn, _group_slices(D, B, n))
+        out = _out_proj(y, out_w.to(mdt), out_b.to(mdt))
+    return out, new_conv, new_hist

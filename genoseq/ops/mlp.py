@@ -101,4 +101,20 @@ def mlp(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, kind: str = "
     mdt = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
     if x.dtype == torch.float64:
         mdt = torch.float64
-    return _MLP.apply(x, w1, b1, w2, b2, kind, mdt)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (x, w1, b1, w2, b2)):
+        return _MLP.apply(x, w1, b1, w2, b2, kind, mdt)
+    return _mlp_inference(x, w1, b1, w2, b2, kind, mdt)
+
+
+def _mlp_inference(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, kind: str, mdt: torch.dtype) -> Tensor:
+    """No autograd: block by block, nothing of size L x hidden kept."""
+    with torch.no_grad(), torch.autocast(device_type=x.device.type, enabled=False):
+        xm = x.reshape(-1, x.shape[-1]).to(mdt)
+        w1m, b1m, w2m, b2m = w1.to(mdt), b1.to(mdt), w2.to(mdt), b2.to(mdt)
+        out = torch.empty(xm.shape[0], w2.shape[0], dtype=mdt, device=x.device)
+
+        def job(sl: slice) -> None:
+            out[sl] = F.linear(_act(F.linear(xm[sl], w1m, b1m), kind), w2m, b2m)
+
+        map_groups(job, _blocks(xm.shape[0]))
+    return out.view(*x.shape[:-1], w2.shape[0])

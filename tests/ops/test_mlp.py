@@ -44,3 +44,15 @@ def test_mlp_saves_input_and_preactivation_only():
     with torch.autograd.graph.saved_tensors_hooks(lambda t: shapes.append(tuple(t.shape)) or t, lambda t: t):
         m(x)
     assert sorted(s for s in shapes if s[0] == 10) == [(10, 4), (10, 8)]
+
+
+@pytest.mark.parametrize("kind", ["gelu", "glu"])
+def test_mlp_inference_path(kind, monkeypatch):
+    monkeypatch.setattr(mlp_ops, "_BLOCK", 4)
+    torch.manual_seed(1)
+    m = MLP(6, 10, kind).double()
+    x = torch.randn(2, 9, 6, dtype=torch.float64)
+    with torch.no_grad():
+        y = m(x)
+    assert not y.requires_grad
+    torch.testing.assert_close(y, m.reference(x).detach(), rtol=1e-12, atol=1e-13)
