@@ -206,3 +206,27 @@ def test_token_regression_run_on_a_bedgraph(tmp_path):
     assert set(res["test"]) == {"test/loss", "test/pearson", "test/spearman", "test/mse"}
     assert res["best"]["metric"] == "val/pearson" and res["n_test"] == 4  # 200 bases of tiles of 64
     assert res["bases"]["test"] == {"scored": 200}
+
+
+def test_pretraining_stage_uses_the_training_regions_of_the_same_genome(tmp_path):
+    import yaml
+
+    from genoseq.train.run import run_recipe
+
+    rng = np.random.default_rng(1)
+    (tmp_path / "g.fa").write_text(">c1\n" + "".join(rng.choice(list("ACGT"), size=3000)) + "\n")
+    (tmp_path / "l.bed").write_text("c1\t100\t900\tgene\nc1\t1500\t2900\tgene\n")
+    raw = {"kind": "finetune", "model": {"preset": "hyenadna-tiny", "config": {"d_model": 16, "n_layer": 1}},
+           "data": {"fasta": str(tmp_path / "g.fa"), "labels_bed": str(tmp_path / "l.bed"), "val_fraction": 0.1,
+                    "seq_len": 64, "batch_size": 4, "val_windows": 2, "train_windows": "tile"},
+           "train": {"warmup_steps": 1, "pretrain_stage": {"corpus": "task", "steps": 2, "seq_len": 64,
+                                                          "batch_size": 4, "val_every_n_steps": 2}},
+           "trainer": {"max_steps": 2, "val_every_n_steps": 2, "progress_bar": False}}
+    out = tmp_path / "run"
+    res = run_recipe(recipe_from_dict(raw), out).results
+    stage = yaml.safe_load((out / "pretrain" / "recipe.yaml").read_text())
+    assert stage["kind"] == "pretrain" and stage["data"]["fasta"] == str(tmp_path / "g.fa")
+    assert stage["data"]["labels_bed"] is None and stage["data"]["val_fraction"] == 0.1  # same held-out tail
+    assert res["init_from"] == str(out / "pretrain" / "model") and res["steps"] == 2
+    assert res["bases"]["train"] == {"background": 2400 - 800 - 900, "gene": 800 + 900}  # the default name
+    assert res["n_train"] == -(-2400 // 64)
