@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from genoseq.ops.mlp import mlp
+from genoseq.ops.prenorm import Norm
 
 _MLP_PIECE = 16384  # positions per recomputed MLP piece under activation checkpointing
 
@@ -30,6 +31,11 @@ class MLP(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """x (B, L, D) -> (B, L, D); backward recomputes the activation (genoseq.ops.mlp)."""
         return mlp(x, self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias, self.kind)
+
+    def forward_residual(self, h: Tensor, norm: Norm) -> Tensor:
+        """h + self(LayerNorm(h)) in one op (the normalised rows are never stored)."""
+        return mlp(h, self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias, self.kind, norm=norm,
+                   residual=True)
 
     def reference(self, x: Tensor) -> Tensor:
         """The same MLP through autograd's own ops (the oracle of the fused path)."""
@@ -67,16 +73,30 @@ class Block(nn.Module):
             return h
         if self.checkpointing != "none" and self.training and torch.is_grad_enabled():
             return h + self._mlp_checkpointed(h)
+        norm = self._fusable_norm(self.norm2)
+        if norm is not None and type(self.mlp) is MLP:
+            return self.mlp.forward_residual(h, norm)
         return h + self._mlp_branch(h)
 
     def _mixer_branch(self, h: Tensor) -> Tensor:
         return self.drop(self.mixer(self.norm1(h)))
 
+    def _fusable_norm(self, norm: nn.Module) -> Norm | None:
+        """A plain LayerNorm with no dropout after the branch: the branch can run as one fused op."""
+        if type(norm) is not nn.LayerNorm or (self.training and not isinstance(self.drop, nn.Identity)):
+            return None
+        return Norm(norm.weight, norm.bias, norm.eps)
+
     def forward(self, h: Tensor) -> Tensor:
         """h (B, L, D) -> (B, L, D). With checkpointing="block" (training) each residual branch keeps only its
-        input for backward and is recomputed there (peak = the larger branch's activations, not their sum)."""
+        input for backward and is recomputed there (peak = the larger branch's activations, not their sum).
+        Otherwise LayerNorm, branch and residual add run as one op where the branch supports it (the fused
+        Hyena mixer, the MLP)."""
         if self.checkpointing == "block" and self.training and torch.is_grad_enabled():
             return self._mlp(h + checkpoint(self._mixer_branch, h, use_reentrant=False))
+        norm = self._fusable_norm(self.norm1)
+        if norm is not None and hasattr(self.mixer, "forward_residual") and self.mixer._fused(h):
+            return self._mlp(self.mixer.forward_residual(h, norm))
         return self._mlp(h + self._mixer_branch(h))
 
     def forward_chunk(self, h: Tensor, state: dict) -> Tensor:

@@ -23,6 +23,7 @@ from genoseq.ops import long_conv, short_conv
 from genoseq.ops.fftconv import causal_conv_tail, tail_fft_size
 from genoseq.ops.hyena_conv import chunk_fft_size, hyena_order2, hyena_order2_chunk
 from genoseq.ops.implicit_filter import features, implicit_filter
+from genoseq.ops.prenorm import Norm
 
 _WINDOW_FLOOR = 1e-12  # decay window value at which the filter support ends
 _FUSED_CHUNK = 128  # shortest streaming chunk for the fused operator (token steps keep direct products)
@@ -176,6 +177,13 @@ class HyenaMixer(nn.Module):
             return hyena_order2(x, self.in_proj.weight, self.in_proj.bias, self.short_conv_weight,
                                 self.short_conv_bias, k, self.skip[0], self.out_proj.weight, self.out_proj.bias)
         return self.forward_reference(x)
+
+    def forward_residual(self, h: Tensor, norm: Norm) -> Tensor:
+        """h + self(LayerNorm(h)) as one fused op (callers check _fused first)."""
+        cdt = torch.float64 if h.dtype == torch.float64 else torch.float32
+        k = self.raw_filter(h.shape[1], cdt)[0]  # (D, L)
+        return hyena_order2(h, self.in_proj.weight, self.in_proj.bias, self.short_conv_weight, self.short_conv_bias,
+                            k, self.skip[0], self.out_proj.weight, self.out_proj.bias, norm=norm, residual=True)
 
     def _fused(self, x: Tensor) -> bool:
         """The fused CPU operator (genoseq.ops.hyena_conv) serves causal order-2 mixers; CUDA tensors keep

@@ -27,6 +27,7 @@ from torch import Tensor
 
 from genoseq.ops._groups import map_groups
 from genoseq.ops.fftconv import fast_fft_len, fft_size, long_conv_direct
+from genoseq.ops.prenorm import Norm, norm_backward, normalize
 
 CONV_IMPL = "fft"  # "direct": the O(L^2) oracle inside the fused operator (tests: exact causality)
 _GROUP_ELEMS = 1 << 19  # target channels * n per group (G = 8 at L = 32k)
@@ -183,14 +184,26 @@ def _out_proj(y: Tensor, w: Tensor, b: Tensor) -> Tensor:
     return F.linear(y.transpose(-1, -2), w, b)
 
 
+def _per_batch_mm(a: Tensor, b: Tensor) -> Tensor:
+    """(B, ...) x (B, ...) -> stacked per-batch mm (no copy for B = 1)."""
+    if a.shape[0] == 1:
+        return torch.mm(a[0], b[0]).unsqueeze(0)
+    return torch.stack([torch.mm(a[i], b[i]) for i in range(a.shape[0])])
+
+
 class _HyenaOrder2(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, in_w, in_b, conv_w, conv_b, k, skip, out_w, out_b, mdt):
+    def forward(ctx, x, ln_w, ln_b, in_w, in_b, conv_w, conv_b, k, skip, out_w, out_b, mdt, eps, residual):
         B, L, D = x.shape
         cdt = torch.float64 if x.dtype == torch.float64 else torch.float32
         n = fft_size(L)
+        norm = Norm(ln_w, ln_b, eps) if eps is not None else None
         with torch.autocast(device_type=x.device.type, enabled=False):
-            xm = x.to(mdt)
+            if norm is not None:  # x is the residual stream h; xm = LayerNorm(h) in the matmul dtype
+                xm, mean, rstd = normalize(x.reshape(B * L, D), norm, mdt, with_stats=True)
+                xm = xm.view(B, L, D)
+            else:
+                xm, mean, rstd = x.to(mdt), None, None
             u = _in_proj(xm, in_w.to(mdt))  # (B, 3D, L), without the bias
             y = torch.empty(B, D, L, dtype=mdt, device=x.device)
             z = torch.empty(B, D, L, dtype=mdt, device=x.device)
@@ -200,22 +213,25 @@ class _HyenaOrder2(torch.autograd.Function):
                 _forward_group(ws, sl, u, bc, conv_w, conv_b, kc, sc, y, z, D)
 
             _run(fn, D, B, L, n, cdt)
+            del xm  # recomputed in backward when normalised here
             out = _out_proj(y, out_w.to(mdt), out_b.to(mdt))
-        ctx.save_for_backward(xm, u, z, k, skip, in_w, in_b, conv_w, conv_b, out_w)
-        ctx.mdt, ctx.cdt, ctx.xdt = mdt, cdt, x.dtype
+            if residual:
+                out = torch.add(x, out)
+        saved_x = x if norm is not None else x.to(mdt)
+        ctx.save_for_backward(saved_x, mean, rstd, ln_w, ln_b, u, z, k, skip, in_w, in_b, conv_w, conv_b, out_w)
+        ctx.mdt, ctx.cdt, ctx.xdt, ctx.eps, ctx.residual = mdt, cdt, x.dtype, eps, residual
         return out
 
     @staticmethod
     def backward(ctx, dout):
-        xm, u, z, k, skip, in_w, in_b, conv_w, conv_b, out_w = ctx.saved_tensors
+        x, mean, rstd, ln_w, ln_b, u, z, k, skip, in_w, in_b, conv_w, conv_b, out_w = ctx.saved_tensors
         mdt, cdt = ctx.mdt, ctx.cdt
         B, D, L = z.shape
         n = fft_size(L)
+        norm = Norm(ln_w, ln_b, ctx.eps) if ctx.eps is not None else None
         with torch.autocast(device_type=dout.device.type, enabled=False):
             dm = dout.to(mdt)  # (B, L, D)
-            wo = out_w.to(mdt)
-            dy = torch.stack([torch.mm(wo.t(), dm[b].t()) for b in range(B)]) if B > 1 else \
-                torch.mm(wo.t(), dm[0].t()).unsqueeze(0)  # (B, D, L)
+            dy = _per_batch_mm(out_w.to(mdt).t().expand(B, D, D), dm.transpose(1, 2))  # (B, D, L)
             y = torch.empty_like(z)
             du = torch.empty_like(u)
             dk = torch.empty(D, L, dtype=cdt, device=z.device)
@@ -227,28 +243,51 @@ class _HyenaOrder2(torch.autograd.Function):
                 _backward_group(ws, sl, u, bc, conv_w, conv_b, kc, sc, z, dy, y, du, dk, dconv_w, dconv_b, D)
 
             _run(fn, D, B, L, n, cdt)
-            wi = in_w.to(mdt)
-            d_out_w = sum(torch.mm(dm[b].t(), y[b].t()) for b in range(B))  # (D, D)
+            dy = None  # free before the next buffers
+            d_out_w = _per_batch_mm(dm.transpose(1, 2), y.transpose(1, 2)).sum(0)  # (D, D)
             d_out_b = dm.sum((0, 1))
-            d_in_w = sum(torch.mm(du[b], xm[b]) for b in range(B))  # (3D, D)
+            y = None
             d_in_b = du.sum((0, 2))
-            dx = torch.stack([torch.mm(du[b].t(), wi) for b in range(B)])  # (B, L, D), no transpose copy
+            dxm = _per_batch_mm(du.transpose(1, 2), in_w.to(mdt).expand(B, 3 * D, D))  # (B, L, D)
+            if norm is not None:
+                xm = normalize(x.reshape(B * L, D), norm, mdt, with_stats=False)[0].view(B, L, D)
+                d_in_w = _per_batch_mm(du, xm).sum(0)  # (3D, D)
+                xm = du = None
+                res = dout.reshape(B * L, D) if ctx.residual else None
+                dx, d_ln_w, d_ln_b = norm_backward(dxm.view(B * L, D), x.reshape(B * L, D), mean, rstd, norm, res)
+                dx = dx.view(B, L, D)
+            else:
+                d_in_w = _per_batch_mm(du, x).sum(0)
+                dx = dxm.to(ctx.xdt)
+                if ctx.residual:
+                    dx += dout
+                d_ln_w = d_ln_b = None
             dskip = dk[:, 0].clone()
-        return (dx.to(ctx.xdt), d_in_w.to(in_w.dtype), d_in_b.to(in_w.dtype), dconv_w.to(conv_w.dtype),
+        return (dx, d_ln_w, d_ln_b, d_in_w.to(in_w.dtype), d_in_b.to(in_w.dtype), dconv_w.to(conv_w.dtype),
                 dconv_b.to(conv_b.dtype), dk.to(k.dtype), dskip.to(skip.dtype), d_out_w.to(out_w.dtype),
-                d_out_b.to(out_w.dtype), None)
+                d_out_b.to(out_w.dtype), None, None, None)
+
+
+def _matmul_dtype(x: Tensor) -> torch.dtype:
+    dev = x.device.type
+    if x.dtype == torch.float64:
+        return torch.float64
+    return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
 
 
 def hyena_order2(x: Tensor, in_w: Tensor, in_b: Tensor, conv_w: Tensor, conv_b: Tensor, k: Tensor, skip: Tensor,
-                 out_w: Tensor, out_b: Tensor) -> Tensor:
+                 out_w: Tensor, out_b: Tensor, norm: Norm | None = None, residual: bool = False) -> Tensor:
     """Causal order-2 Hyena mixer, fused (see the module docstring). x (B, L, D); in_w (3D, D); in_b (3D,);
     conv_w (3D, K); conv_b (3D,); k (D, L) filter for lags 0..L-1 (skip not folded in); skip (D,);
-    out_w (D, D); out_b (D,). Returns (B, L, D) in the autocast dtype when autocast is on, else x's dtype."""
-    dev = x.device.type
-    mdt = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
-    if x.dtype == torch.float64:
-        mdt = torch.float64
-    return _HyenaOrder2.apply(x, in_w, in_b, conv_w, conv_b, k, skip, out_w, out_b, mdt)
+    out_w (D, D); out_b (D,). Returns (B, L, D) in the autocast dtype when autocast is on, else x's dtype.
+
+    With ``norm`` the mixer reads LayerNorm(x) (normalised in blocks, recomputed in backward); with
+    ``residual`` it returns x + mixer(...) in x's dtype (a pre-norm residual branch in one op)."""
+    if norm is None:
+        return _HyenaOrder2.apply(x, None, None, in_w, in_b, conv_w, conv_b, k, skip, out_w, out_b,
+                                  _matmul_dtype(x), None, residual)
+    return _HyenaOrder2.apply(x, norm.weight, norm.bias, in_w, in_b, conv_w, conv_b, k, skip, out_w, out_b,
+                              _matmul_dtype(x), norm.eps, residual)
 
 
 # ---------------------------------------------------------------------------------------------- streaming

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from genoseq.ops._groups import map_groups
+from genoseq.ops.prenorm import Norm
 
 _BLOCK = 1024  # positions per block
 
@@ -39,82 +40,127 @@ def _act_backward(da: Tensor, h: Tensor, kind: str) -> Tensor:
 
 class _MLP(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, w1, b1, w2, b2, kind, mdt):
-        shape = x.shape
+    def forward(ctx, x, ln_w, ln_b, w1, b1, w2, b2, kind, mdt, eps, residual):
+        shape, D = x.shape, x.shape[-1]
+        norm = Norm(ln_w, ln_b, eps) if eps is not None else None
         with torch.autocast(device_type=x.device.type, enabled=False):
-            xm = x.reshape(-1, shape[-1]).to(mdt)  # (N, D)
+            x2 = x.reshape(-1, D)  # (N, D)
+            xm = None if norm is not None else x2.to(mdt)
             w1m, b1m, w2m, b2m = w1.to(mdt), b1.to(mdt), w2.to(mdt), b2.to(mdt)
-            N = xm.shape[0]
-            h = torch.empty(N, w1.shape[0], dtype=mdt, device=x.device)  # (N, H [*2])
-            out = torch.empty(N, w2.shape[0], dtype=mdt, device=x.device)
+            N = x2.shape[0]
+            h = torch.empty(N, w1.shape[0], dtype=mdt, device=x.device)  # (N, H [*2]) pre-activation
+            out = torch.empty(N, w2.shape[0], dtype=x.dtype if residual else mdt, device=x.device)
+            stats = (torch.empty(N, 1, dtype=x.dtype, device=x.device),
+                     torch.empty(N, 1, dtype=x.dtype, device=x.device)) if norm is not None else None
 
             def job(sl: slice) -> None:
-                torch.addmm(b1m, xm[sl], w1m.t(), out=h[sl])
-                torch.addmm(b2m, _act(h[sl], kind), w2m.t(), out=out[sl])
+                if norm is not None:
+                    xn, stats[0][sl], stats[1][sl] = torch.native_layer_norm(x2[sl], (D,), ln_w, ln_b, eps)
+                    xb = xn.to(mdt)
+                else:
+                    xb = xm[sl]
+                torch.addmm(b1m, xb, w1m.t(), out=h[sl])
+                o = F.linear(_act(h[sl], kind), w2m, b2m)
+                if residual:
+                    torch.add(x2[sl], o, out=out[sl])
+                else:
+                    out[sl] = o
 
             map_groups(job, _blocks(N))
-        ctx.save_for_backward(xm, h, w1, w2)
-        ctx.kind, ctx.mdt, ctx.shape, ctx.xdt = kind, mdt, shape, x.dtype
+        mean, rstd = stats if stats is not None else (None, None)
+        ctx.save_for_backward(x2 if norm is not None else xm, mean, rstd, ln_w, ln_b, h, w1, w2)
+        ctx.kind, ctx.mdt, ctx.shape, ctx.xdt, ctx.eps, ctx.residual = kind, mdt, shape, x.dtype, eps, residual
         return out.view(*shape[:-1], w2.shape[0])
 
     @staticmethod
     def backward(ctx, dout):
-        xm, h, w1, w2 = ctx.saved_tensors
+        xs, mean, rstd, ln_w, ln_b, h, w1, w2 = ctx.saved_tensors
         mdt, kind = ctx.mdt, ctx.kind
+        norm = Norm(ln_w, ln_b, ctx.eps) if ctx.eps is not None else None
         acc = torch.float64 if mdt == torch.float64 else torch.float32
         with torch.autocast(device_type=dout.device.type, enabled=False):
-            dm = dout.reshape(-1, dout.shape[-1]).to(mdt)  # (N, D)
+            D = xs.shape[1]
+            d2 = dout.reshape(-1, dout.shape[-1])  # (N, D)
             w1m, w2m = w1.to(mdt), w2.to(mdt)
-            N = dm.shape[0]
-            dx = torch.empty(N, xm.shape[1], dtype=mdt, device=dm.device)
-            parts: dict[int, list[Tensor]] = {}  # per worker thread: (dw1, db1, dw2) accumulators
+            N = d2.shape[0]
+            dx = torch.empty(N, D, dtype=ctx.xdt, device=d2.device)
+            parts: dict[int, list] = {}  # per worker thread: (dw1, db1, dw2, dln_w, dln_b) accumulators
             shapes = (w1.shape, w1.shape[:1], w2.shape)
+            mask = [True, ln_w is not None, ln_b is not None]
 
             def job(sl: slice) -> None:
                 mine = parts.get(threading.get_ident())
                 if mine is None:
-                    mine = [torch.zeros(shape, dtype=acc, device=dm.device) for shape in shapes]
+                    mine = [torch.zeros(s, dtype=acc, device=d2.device) for s in shapes] + [None, None]
                     parts[threading.get_ident()] = mine
-                hb, dmb = h[sl], dm[sl]
+                if norm is not None:
+                    xb = torch.native_layer_norm(xs[sl], (D,), ln_w, ln_b, norm.eps)[0].to(mdt)
+                else:
+                    xb = xs[sl]
+                hb, dmb = h[sl], d2[sl].to(mdt)
                 mine[2] += torch.mm(dmb.t(), _act(hb, kind))
                 dh = _act_backward(torch.mm(dmb, w2m), hb, kind)  # (n, H [*2])
-                mine[0] += torch.mm(dh.t(), xm[sl])
+                mine[0] += torch.mm(dh.t(), xb)
                 mine[1] += dh.sum(0, dtype=acc)
-                torch.mm(dh, w1m, out=dx[sl])
+                dxb = torch.mm(dh, w1m)  # (n, D) gradient of the normalised rows
+                if norm is not None:
+                    g, dlw, dlb = torch.ops.aten.native_layer_norm_backward(
+                        dxb.to(xs.dtype), xs[sl], [D], mean[sl], rstd[sl], ln_w, ln_b, mask)
+                    for j, t in ((3, dlw), (4, dlb)):
+                        if t is not None:
+                            mine[j] = t if mine[j] is None else mine[j] + t
+                else:
+                    g = dxb.to(ctx.xdt)
+                if ctx.residual:
+                    g += d2[sl]
+                dx[sl] = g
 
             map_groups(job, _blocks(N))
             dw1, db1, dw2 = (sum(p[j] for p in parts.values()) for j in range(3))
-            db2 = dm.sum(0, dtype=acc)
-        return (dx.view(ctx.shape).to(ctx.xdt), dw1.to(w1.dtype), db1.to(w1.dtype), dw2.to(w2.dtype),
-                db2.to(w2.dtype), None, None)
+            dln_w = sum(p[3] for p in parts.values()) if mask[1] and norm is not None else None
+            dln_b = sum(p[4] for p in parts.values()) if mask[2] and norm is not None else None
+            db2 = d2.to(mdt).sum(0, dtype=acc)
+        return (dx.view(ctx.shape), dln_w, dln_b, dw1.to(w1.dtype), db1.to(w1.dtype), dw2.to(w2.dtype),
+                db2.to(w2.dtype), None, None, None, None)
 
 
 def _blocks(N: int) -> list[slice]:
     return [slice(lo, min(N, lo + _BLOCK)) for lo in range(0, N, _BLOCK)]
 
 
-def mlp(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, kind: str = "gelu") -> Tensor:
+def mlp(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, kind: str = "gelu", norm: Norm | None = None,
+        residual: bool = False) -> Tensor:
     """fc2(act(fc1(x))) for x (..., D); w1 (H [*2 for "glu"], D), w2 (D_out, H). "gelu" (exact erf GELU) or
     "glu" (silu(a) * b over the two halves of fc1's output). Output in the autocast dtype when autocast is
-    on, else x's dtype."""
+    on, else x's dtype. With ``norm`` the MLP reads LayerNorm(x) (recomputed in backward, never stored); with
+    ``residual`` it returns x + mlp(...) in x's dtype (a pre-norm residual branch in one op)."""
     dev = x.device.type
     mdt = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
     if x.dtype == torch.float64:
         mdt = torch.float64
-    if torch.is_grad_enabled() and any(t.requires_grad for t in (x, w1, b1, w2, b2)):
-        return _MLP.apply(x, w1, b1, w2, b2, kind, mdt)
-    return _mlp_inference(x, w1, b1, w2, b2, kind, mdt)
+    params = (x, w1, b1, w2, b2) if norm is None else (x, w1, b1, w2, b2, norm.weight, norm.bias)
+    if not (torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in params)):
+        return _mlp_inference(x, w1, b1, w2, b2, kind, mdt, norm, residual)
+    if norm is None:
+        return _MLP.apply(x, None, None, w1, b1, w2, b2, kind, mdt, None, residual)
+    return _MLP.apply(x, norm.weight, norm.bias, w1, b1, w2, b2, kind, mdt, norm.eps, residual)
 
 
-def _mlp_inference(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, kind: str, mdt: torch.dtype) -> Tensor:
+def _mlp_inference(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, kind: str, mdt: torch.dtype,
+                   norm: Norm | None, residual: bool) -> Tensor:
     """No autograd: block by block, nothing of size L x hidden kept."""
     with torch.no_grad(), torch.autocast(device_type=x.device.type, enabled=False):
-        xm = x.reshape(-1, x.shape[-1]).to(mdt)
+        x2 = x.reshape(-1, x.shape[-1])
         w1m, b1m, w2m, b2m = w1.to(mdt), b1.to(mdt), w2.to(mdt), b2.to(mdt)
-        out = torch.empty(xm.shape[0], w2.shape[0], dtype=mdt, device=x.device)
+        out = torch.empty(x2.shape[0], w2.shape[0], dtype=x.dtype if residual else mdt, device=x.device)
 
         def job(sl: slice) -> None:
-            out[sl] = F.linear(_act(F.linear(xm[sl], w1m, b1m), kind), w2m, b2m)
+            xb = x2[sl] if norm is None else F.layer_norm(x2[sl], x2.shape[-1:], norm.weight, norm.bias, norm.eps)
+            o = F.linear(_act(F.linear(xb.to(mdt), w1m, b1m), kind), w2m, b2m)
+            if residual:
+                torch.add(x2[sl], o, out=out[sl])
+            else:
+                out[sl] = o
 
-        map_groups(job, _blocks(xm.shape[0]))
+        map_groups(job, _blocks(x2.shape[0]))
     return out.view(*x.shape[:-1], w2.shape[0])

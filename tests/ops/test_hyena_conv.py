@@ -89,3 +89,30 @@ def test_other_shapes_take_the_unfused_path():
     mixer = HyenaMixer(8, 0, filter_dim=8, max_len=16)
     mixer.use_fused = False
     assert not mixer._fused(x)
+
+
+@pytest.mark.parametrize(("use_norm", "residual"), [(True, False), (False, True), (True, True)])
+def test_prenorm_and_residual_options(use_norm, residual, monkeypatch):
+    from genoseq.ops import prenorm
+    from genoseq.ops.hyena_conv import hyena_order2
+    from genoseq.ops.prenorm import Norm
+
+    monkeypatch.setattr(prenorm, "BLOCK", 3)
+    mixer = _mixer(4)
+    ln = torch.nn.LayerNorm(8).double()
+    ln.weight.data.normal_()
+    ln.bias.data.normal_()
+    x = torch.randn(2, 11, 8, dtype=torch.float64, requires_grad=True)
+    k = mixer.raw_filter(11, torch.float64)[0]
+    norm = Norm(ln.weight, ln.bias, ln.eps) if use_norm else None
+    y = hyena_order2(x, mixer.in_proj.weight, mixer.in_proj.bias, mixer.short_conv_weight, mixer.short_conv_bias,
+                     k, mixer.skip[0], mixer.out_proj.weight, mixer.out_proj.bias, norm=norm, residual=residual)
+    ref = mixer.forward_reference(ln(x) if use_norm else x) + (x if residual else 0)
+    torch.testing.assert_close(y, ref, **TOL)
+    params = [x, *mixer.parameters(), *ln.parameters()]
+    gy = torch.randn_like(y)
+    got = torch.autograd.grad((y * gy).sum(), params, allow_unused=True)
+    want = torch.autograd.grad((ref * gy).sum(), params, allow_unused=True)
+    for a, b in zip(got, want, strict=True):
+        if b is not None:
+            torch.testing.assert_close(a, b, **TOL)

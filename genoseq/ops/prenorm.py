@@ -1,0 +1,84 @@
+"""LayerNorm pieces for fused pre-norm residual branches (out = h + branch(LayerNorm(h))).
+
+The branch ops (genoseq.ops.hyena_conv, genoseq.ops.mlp) normalise position blocks on the group worker
+threads and write the normalised rows straight in the matmul dtype: no float32 copy of the normalised
+sequence, no separate cast. They save the branch input h (which the LayerNorm would have saved anyway) and
+the per-position mean / rstd, and recompute the normalised rows in backward.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from genoseq.ops._groups import map_groups
+
+BLOCK = 2048  # positions per block
+
+
+@dataclass
+class Norm:
+    """LayerNorm parameters: weight and bias (D,) or None, eps."""
+
+    weight: Tensor | None
+    bias: Tensor | None
+    eps: float
+
+
+def blocks(N: int, size: int = BLOCK) -> list[slice]:
+    """Row slices of at most ``size`` rows covering 0..N-1."""
+    return [slice(lo, min(N, lo + size)) for lo in range(0, N, size)]
+
+
+def norm_rows(h: Tensor, sl: slice, norm: Norm, out: Tensor, stats: tuple[Tensor, Tensor] | None = None) -> None:
+    """out[sl] = LayerNorm(h[sl]) cast to out's dtype; h (N, D) float. ``stats`` (mean, rstd) (N, 1) are
+    filled when given."""
+    y, mean, rstd = torch.native_layer_norm(h[sl], h.shape[-1:], norm.weight, norm.bias, norm.eps)
+    out[sl] = y
+    if stats is not None:
+        stats[0][sl] = mean
+        stats[1][sl] = rstd
+
+
+def normalize(h: Tensor, norm: Norm, dtype: torch.dtype, with_stats: bool) -> tuple[Tensor, Tensor | None,
+                                                                                     Tensor | None]:
+    """(LayerNorm(h) in ``dtype``, mean, rstd) for h (N, D), block by block on the worker threads."""
+    N = h.shape[0]
+    out = torch.empty(N, h.shape[1], dtype=dtype, device=h.device)
+    stats = (torch.empty(N, 1, dtype=h.dtype, device=h.device),
+             torch.empty(N, 1, dtype=h.dtype, device=h.device)) if with_stats else None
+    map_groups(lambda sl: norm_rows(h, sl, norm, out, stats), blocks(N))
+    return out, *(stats if stats is not None else (None, None))
+
+
+def norm_backward(dxn: Tensor, h: Tensor, mean: Tensor, rstd: Tensor, norm: Norm, residual: Tensor | None
+                  ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """(dh, dweight, dbias) of LayerNorm for the gradient dxn (N, D) of its output (any float dtype), plus
+    ``residual`` (N, D) added to dh (the residual branch's own gradient). Block by block on the workers."""
+    N, D = h.shape
+    dh = torch.empty_like(h)
+    mask = [True, norm.weight is not None, norm.bias is not None]
+    parts: dict[int, list[Tensor]] = {}
+
+    def job(sl: slice) -> None:
+        g, dw, db = torch.ops.aten.native_layer_norm_backward(dxn[sl].to(h.dtype), h[sl], [D], mean[sl], rstd[sl],
+                                                               norm.weight, norm.bias, mask)
+        if residual is not None:
+            g += residual[sl]
+        dh[sl] = g
+        mine = parts.get(threading.get_ident())
+        if mine is None:
+            parts[threading.get_ident()] = [dw, db]
+        else:
+            if dw is not None:
+                mine[0] += dw
+            if db is not None:
+                mine[1] += db
+
+    map_groups(job, blocks(N))
+    dw = sum(p[0] for p in parts.values()) if mask[1] else None
+    db = sum(p[1] for p in parts.values()) if mask[2] else None
+    return dh, dw, db
