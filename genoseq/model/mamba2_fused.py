@@ -40,19 +40,28 @@ class Dims(NamedTuple):
     eps: float
 
 
-def _conv_block(xbc: Tensor, s0: int, s1: int, w: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    """Causal depthwise conv of positions s0..s1 of xbc (B, L, C) (zero history before 0); w (C, K), b (C,).
-    Returns (pre-activation (B, s1 - s0, C), the input window (B, s1 - s0 + K - 1, C) it read)."""
-    K = w.shape[1]
+def _in_proj_block(zx: Tensor, s0: int, s1: int, dims: Dims, K: int, cdt: torch.dtype):
+    """Positions s0..s1 of the in_proj output zx (B, L, E + CD + H), plus the K-1 before them for the conv's
+    history (zeros before position 0). Returns z (B, lb, E) and dtr (B, lb, H) as stored and the conv input
+    window xbc (B, lb + K - 1, CD) in ``cdt``."""
     lo = max(0, s0 - (K - 1))
-    ext = xbc[:, lo:s1]
+    E, CD = dims.E, dims.CD
+    xbc = zx[:, lo:s1, E : E + CD].to(cdt)
     if s0 - lo < K - 1:
-        ext = F.pad(ext, (0, 0, K - 1 - (s0 - lo), 0))
-    lb = s1 - s0
-    pre = torch.addcmul(b, ext[:, K - 1 :], w[:, K - 1])
+        xbc = F.pad(xbc, (0, 0, K - 1 - (s0 - lo), 0))
+    return zx[:, s0:s1, :E], xbc, zx[:, s0:s1, E + CD :]
+
+
+def _conv(ext: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    """Causal depthwise conv: window ext (B, lb + K - 1, C), w (C, K), b (C,) -> pre (B, lb, C) with
+    pre[t] = b + sum_j w[:, j] ext[t + j]."""
+    K = w.shape[1]
+    lb = ext.shape[1] - (K - 1)
+    pre = ext[:, K - 1 :] * w[:, K - 1]
+    pre += b
     for j in range(K - 1):
         pre.addcmul_(ext[:, j : j + lb], w[:, j])
-    return pre, ext
+    return pre
 
 
 def _mm(a: Tensor, b: Tensor) -> Tensor:
@@ -68,46 +77,50 @@ def _accumulate(acc: Tensor, a: Tensor, b: Tensor) -> None:
         acc += (a @ b).to(acc.dtype)
 
 
+def _ssd_views(a: Tensor, dt: Tensor, dims: Dims):
+    """Conv activations a (B, lb, CD) and dt (B, lb, H) -> x (B, lb, G, Hg, P), dt (B, lb, G, Hg), B, C."""
+    bsz, lb = a.shape[:2]
+    E, G, N, hg, P = dims.E, dims.G, dims.N, dims.H // dims.G, dims.P
+    return (a[..., :E].view(bsz, lb, G, hg, P), dt.view(bsz, lb, G, hg),
+            a[..., E : E + G * N].view(bsz, lb, G, N), a[..., E + G * N :].view(bsz, lb, G, N))
+
+
 class _FusedMamba2(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, w_in, conv_w, conv_b, dt_bias, A_log, D, norm_w, w_out, dims: Dims, mm, save: bool):
         E, CD, H, G, N, P, T, blk, eps = dims
         bsz, L, dm = u.shape
         cdt = torch.float64 if u.dtype == torch.float64 else torch.float32
-        hg = H // G
+        hg, K = H // G, conv_w.shape[1]
         with torch.autocast(u.device.type, enabled=False):
-            zxbcdt = F.linear(u.to(mm), w_in.to(mm))  # (B, L, E + CD + H)
-            z_all, xbc_all, dtr_all = zxbcdt.split([E, CD, H], dim=-1)
-            xbc_all = xbc_all.to(cdt)
-            w_c, b_c, nw = conv_w.to(cdt), conv_b.to(cdt), norm_w.to(cdt)
+            zx = F.linear(u.to(mm), w_in.to(mm))  # (B, L, E + CD + H), kept for backward
+            w_c, b_c, nw, bias = conv_w.to(cdt), conv_b.to(cdt), norm_w.to(cdt), dt_bias.to(cdt)
             Dc = D.to(cdt).repeat_interleave(P)  # (E,) per channel
             A = -torch.exp(A_log.to(cdt)).view(G, hg)
             w_o = w_out.to(mm).t()  # (E, D)
-            dt_all = F.softplus(dtr_all.to(cdt) + dt_bias.to(cdt))  # (B, L, H)
-            y_all = u.new_empty(bsz, L, E, dtype=cdt)
-            r_all = u.new_empty(bsz, L, 1, dtype=cdt)
+            y_all = u.new_empty(bsz, L, E, dtype=cdt)  # SSD output + D x, kept for backward
+            r_all = u.new_empty(bsz, L, 1, dtype=cdt)  # RMSNorm factor
+            dt_all = u.new_empty(bsz, L, H, dtype=cdt)
             out = u.new_empty(bsz, L, dm, dtype=mm)
             starts = u.new_empty(bsz, -(-L // T), G, N, hg, P, dtype=cdt) if save else None
             h = u.new_zeros(bsz, G, N, hg, P, dtype=cdt)
             for s0 in range(0, L, blk):
                 s1 = min(L, s0 + blk)
                 c0, c1 = s0 // T, -(-s1 // T)
-                pre, _ = _conv_block(xbc_all, s0, s1, w_c, b_c)
-                a = F.silu(pre)  # (B, lb, CD)
-                xs = a[..., :E]
-                y, h = forward_block(
-                    xs.view(bsz, -1, G, hg, P), dt_all[:, s0:s1].view(bsz, -1, G, hg), A,
-                    a[..., E : E + G * N].view(bsz, -1, G, N), a[..., E + G * N :].view(bsz, -1, G, N), h, T,
-                    starts[:, c0:c1] if save else None,
-                )
-                y = y.reshape(bsz, -1, E).addcmul_(xs, Dc)  # + D x
+                z, xbc, dtr = _in_proj_block(zx, s0, s1, dims, K, cdt)
+                a = F.silu(_conv(xbc, w_c, b_c))  # (B, lb, CD)
+                dt = F.softplus(dtr.to(cdt) + bias)  # (B, lb, H)
+                dt_all[:, s0:s1] = dt
+                xs, dts, Bm, Cm = _ssd_views(a, dt, dims)
+                y, h = forward_block(xs, dts, A, Bm, Cm, h, T, starts[:, c0:c1] if save else None)
+                y = y.reshape(bsz, -1, E).addcmul_(a[..., :E], Dc)  # + D x
                 y_all[:, s0:s1] = y
-                g = y.mul_(F.silu(z_all[:, s0:s1].to(cdt)))
+                g = y.mul_(F.silu(z.to(cdt)))
                 r = torch.rsqrt(g.square().mean(-1, keepdim=True) + eps)  # (B, lb, 1)
                 r_all[:, s0:s1] = r
                 out[:, s0:s1] = _mm(g.mul_(r).mul_(nw).to(mm), w_o)
         if save:
-            ctx.save_for_backward(u, w_in, conv_w, conv_b, dt_bias, A_log, D, norm_w, w_out, zxbcdt, y_all, r_all,
+            ctx.save_for_backward(u, w_in, conv_w, conv_b, dt_bias, A_log, D, norm_w, w_out, zx, y_all, r_all,
                                   dt_all, starts)
             ctx.dims, ctx.mm = dims, mm
         return out
@@ -115,23 +128,22 @@ class _FusedMamba2(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dout):
-        u, w_in, conv_w, conv_b, dt_bias, A_log, D, norm_w, w_out, zxbcdt, y_all, r_all, dt_all, starts = (
+        u, w_in, conv_w, conv_b, dt_bias, A_log, D, norm_w, w_out, zx, y_all, r_all, dt_all, starts = (
             ctx.saved_tensors
         )
-        E, CD, H, G, N, P, T, blk, eps = ctx.dims
+        dims = ctx.dims
+        E, CD, H, G, N, P, T, blk, eps = dims
         mm = ctx.mm
         bsz, L, dm = u.shape
         cdt = y_all.dtype
         hg, K = H // G, conv_w.shape[1]
+        silu_backward = torch.ops.aten.silu_backward.grad_input
         with torch.autocast(u.device.type, enabled=False):
-            z_all, xbc_all, dtr_all = zxbcdt.split([E, CD, H], dim=-1)
-            xbc_all = xbc_all.to(cdt)
-            w_c, b_c, nw = conv_w.to(cdt), conv_b.to(cdt), norm_w.to(cdt)
+            w_c, b_c, nw, bias = conv_w.to(cdt), conv_b.to(cdt), norm_w.to(cdt), dt_bias.to(cdt)
             Dc = D.to(cdt).repeat_interleave(P)
             A = -torch.exp(A_log.to(cdt))
             A_g = A.view(G, hg)
-            w_o, w_i = w_out.to(mm), w_in.to(mm)  # (D, E), (F, D)
-            u_mm = u.to(mm)
+            u_mm, w_i, w_o = u.to(mm), w_in.to(mm), w_out.to(mm)  # (B, L, D), (F, D), (D, E)
             dout = dout.to(mm)
             du = torch.empty(bsz, L, dm, dtype=mm, device=u.device)
             d_w_in = torch.zeros(w_in.shape, dtype=cdt, device=u.device)
@@ -144,11 +156,12 @@ class _FusedMamba2(torch.autograd.Function):
             for s0 in reversed(range(0, L, blk)):
                 s1 = min(L, s0 + blk)
                 lb, c0, c1 = s1 - s0, s0 // T, -(-s1 // T)
+                z, xbc, dtr = _in_proj_block(zx, s0, s1, dims, K, cdt)
+                dzx = torch.empty(bsz, lb, E + CD + H, dtype=cdt, device=u.device)  # d in_proj output
                 # -- out_proj and the gated RMSNorm: out = (n0 * norm_w) W_out^T, n0 = g r, g = y silu(z)
-                z = z_all[:, s0:s1].to(cdt)
+                z = z.to(cdt)
                 y, r = y_all[:, s0:s1], r_all[:, s0:s1]
-                sig_z = torch.sigmoid(z)
-                sz = z.mul(sig_z)  # silu(z)
+                sz = F.silu(z)
                 n0 = (y * sz).mul_(r)
                 dout_b = dout[:, s0:s1].reshape(-1, dm)
                 _accumulate(d_w_out, dout_b.t(), (n0 * nw).to(mm).view(-1, E))
@@ -158,43 +171,39 @@ class _FusedMamba2(torch.autograd.Function):
                 dg = dn0.sub_(n0.mul_((dn0 * n0).mean(-1, keepdim=True))).mul_(r)  # (B, lb, E)
                 del n0
                 dy = dg * sz
-                dz = dg.mul_(y).mul_(sz.mul_(1 - sig_z).add_(sig_z))  # silu'(z) = sig + silu(z) (1 - sig)
-                del sig_z, sz, z
+                silu_backward(dg.mul_(y), z, grad_input=dzx[..., :E])  # d z = dg y silu'(z)
+                del dg, sz, z
                 # -- rebuild the conv activation a = silu(pre)
-                pre, ext = _conv_block(xbc_all, s0, s1, w_c, b_c)
-                sig = torch.sigmoid(pre)
-                a = pre * sig
-                xs = a[..., :E]
+                pre = _conv(xbc, w_c, b_c)
+                a = F.silu(pre)
                 # -- D x skip and the SSD
-                dD += (dy * xs).view(bsz, lb, H, P).sum((0, 1, 3))
-                dx, ddt, dA_b, dB, dC, dh = backward_block(
-                    xs.view(bsz, lb, G, hg, P), dt_all[:, s0:s1].view(bsz, lb, G, hg), A_g,
-                    a[..., E : E + G * N].view(bsz, lb, G, N), a[..., E + G * N :].view(bsz, lb, G, N),
-                    starts[:, c0:c1], dy.view(bsz, lb, G, hg, P), dh, T,
-                )
+                dD += (dy * a[..., :E]).view(bsz, lb, H, P).sum((0, 1, 3))
+                dt = dt_all[:, s0:s1]
+                y_ssd = torch.addcmul(y, a[..., :E], Dc, value=-1)  # the SSD output: y - D x
+                dx, ddt, dA_b, dB, dC, dh = _ssd_backward(a, dt, A_g, starts[:, c0:c1], dy, dh, dims, y_ssd)
                 dA += dA_b
-                # -- d pre = d a silu'(pre), laid out with the halo for the conv's backward
+                del a
+                # -- d a (x, B, C channels) -> d pre = d a silu'(pre), laid out with the halo
+                da = torch.empty(bsz, lb, CD, dtype=cdt, device=u.device)
+                torch.addcmul(dx.reshape(bsz, lb, E), dy, Dc, out=da[..., :E])
+                da[..., E : E + G * N] = dB.reshape(bsz, lb, G * N)
+                da[..., E + G * N :] = dC.reshape(bsz, lb, G * N)
+                del dx, dB, dC, dy
                 dpre = torch.empty(bsz, lb + K - 1, CD, dtype=cdt, device=u.device)
                 dpre[:, lb:] = halo
-                silu_grad = pre.mul_(1 - sig).add_(1).mul_(sig)  # sig (1 + pre (1 - sig))
-                torch.mul(torch.addcmul(dx.reshape(bsz, lb, E), dy, Dc), silu_grad[..., :E], out=dpre[:, :lb, :E])
-                torch.mul(dB.reshape(bsz, lb, G * N), silu_grad[..., E : E + G * N], out=dpre[:, :lb, E : E + G * N])
-                torch.mul(dC.reshape(bsz, lb, G * N), silu_grad[..., E + G * N :], out=dpre[:, :lb, E + G * N :])
-                del dx, dB, dC, dy, a, sig, silu_grad, pre
-                # -- conv: pre[t] = b + sum_j w_j ext[t + j]  ->  d xbc, d w, d b
-                dzx = torch.empty(bsz, lb, E + CD + H, dtype=cdt, device=u.device)  # d in_proj output
-                dzx[..., :E] = dz
-                dxbc = torch.mul(dpre[:, K - 1 :], w_c[:, 0], out=dzx[..., E : E + CD])  # j = 0 reads ext[t]
+                silu_backward(da, pre, grad_input=dpre[:, :lb])
+                del da, pre
+                # -- conv: pre[t] = b + sum_j w_j xbc[t + j]  ->  d xbc, d w, d b
+                dxbc = torch.mul(dpre[:, K - 1 :], w_c[:, 0], out=dzx[..., E : E + CD])  # j = 0 reads xbc[t]
                 for j in range(1, K):
                     dxbc.addcmul_(dpre[:, K - 1 - j : K - 1 - j + lb], w_c[:, j])
                 dp = dpre[:, :lb]
                 for j in range(K):
-                    d_conv_w[:, j] += (dp * ext[:, j : j + lb]).sum((0, 1))
+                    d_conv_w[:, j] += (dp * xbc[:, j : j + lb]).sum((0, 1))
                 d_conv_b += dp.sum((0, 1))
                 halo = dpre[:, : K - 1].clone()  # what the block before reads past its end
                 # -- dt = softplus(dtr + dt_bias)
-                ddtr = torch.mul(ddt.reshape(bsz, lb, H), torch.sigmoid(dtr_all[:, s0:s1].to(cdt) + dt_bias.to(cdt)),
-                                 out=dzx[..., E + CD :])
+                ddtr = torch.mul(ddt.reshape(bsz, lb, H), torch.sigmoid(dtr.to(cdt) + bias), out=dzx[..., E + CD :])
                 d_dt_bias += ddtr.sum((0, 1))
                 # -- in_proj
                 dzx2 = dzx.view(-1, E + CD + H).to(mm)
@@ -203,6 +212,14 @@ class _FusedMamba2(torch.autograd.Function):
         return (du.to(u.dtype), d_w_in.to(w_in.dtype), d_conv_w.to(conv_w.dtype), d_conv_b.to(conv_b.dtype),
                 d_dt_bias.to(dt_bias.dtype), (dA.reshape(H) * A).to(A_log.dtype), dD.to(D.dtype),
                 d_norm_w.to(norm_w.dtype), d_w_out.to(w_out.dtype), None, None, None)
+
+
+def _ssd_backward(a: Tensor, dt: Tensor, A: Tensor, starts: Tensor, dy: Tensor, dh: Tensor, dims: Dims,
+                  y: Tensor):
+    xs, dts, Bm, Cm = _ssd_views(a, dt, dims)
+    bsz, lb = a.shape[:2]
+    hp = (dims.G, dims.H // dims.G, dims.P)
+    return backward_block(xs, dts, A, Bm, Cm, starts, dy.view(bsz, lb, *hp), dh, dims.chunk, y.view(bsz, lb, *hp))
 
 
 def fused_applicable(mixer, x: Tensor) -> bool:

@@ -13,8 +13,12 @@ Three implementations of the same map:
 * :func:`ssd` - the chunked SSD algorithm: quadratic form inside chunks of ``chunk_size``
   steps, chunk-end states passed from chunk to chunk, and the state-to-output term added
   back. The sequence is processed in blocks of a few chunks (intermediates stay in cache);
-  the backward is written by hand (:func:`chunked_backward`): forward keeps only its inputs and
-  the chunk-start states, backward rebuilds each block's intermediates. Memory is linear in L.
+  the backward is written by hand (:func:`chunked_backward`): forward keeps only its inputs,
+  output and the chunk-start states, backward rebuilds each block's operands. Memory is linear
+  in L. Inside a chunk the decays factor, exp(acum[t] - acum[s]) = ea[t] eb[s], so all heads of
+  a group share one (T, T) matrix C B^T and every product is a matrix product over the group's
+  heads (:func:`forward_block`); blocks whose chunks decay too fast for the factors (float32:
+  a chunk total beyond exp(-120)) form the per-head decays instead (:func:`_forward_block_exact`).
 """
 
 from __future__ import annotations
@@ -202,16 +206,11 @@ def _weighted(xn: Tensor, v: Tensor) -> Tensor:
     return torch.mul(xn.permute(0, 1, 3, 2, 4, 5), v.transpose(-1, -2)[..., None], out=out)
 
 
-def forward_block(
+def _forward_block_exact(
     x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, h: Tensor, chunk: int, starts: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
-    """SSD over one block of whole chunks (the last block of a sequence may end in a partial chunk), no D term,
-    no autograd: x (Bt, Lb, G, Hg, P); dt (Bt, Lb, G, Hg); A (G, Hg); B, C (Bt, Lb, G, N); h (Bt, G, N, Hg, P),
-    the state before the block, transposed so that the state-side products are single matrix products over
-    all heads of a group. Any strides. ``starts`` (Bt, K, G, N, Hg, P) receives the state at each chunk start.
-
-    Returns y (Bt, Lb, G, Hg, P) and the state after the block (Bt, G, N, Hg, P).
-    """
+    """:func:`forward_block` with the decays exp(acum[t] - acum[s]) formed per head and step pair: exact for
+    any decay rate (used for blocks whose chunks decay too fast for the factored form)."""
     bt, lb, g, hg, p = x.shape
     n, T = B.shape[-1], chunk
     xn, dts, acum, Bg, Cg = _views(x, dt, A, B, C, T)
@@ -240,10 +239,10 @@ def forward_block(
     return y.transpose(2, 3).reshape(bt, K * T, g, hg, p)[:, :lb], h
 
 
-def backward_block(
+def _backward_block_exact(
     x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, starts: Tensor, dy: Tensor, dh: Tensor, chunk: int
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """Gradients of :func:`forward_block` (same layouts) given dy (Bt, Lb, G, Hg, P) and dh, the gradient of
+    """Gradients of :func:`_forward_block_exact` (same layouts) given dy (Bt, Lb, G, Hg, P) and dh, the gradient of
     the state after the block (Bt, G, N, Hg, P); ``starts`` as written by forward_block. Rebuilds the block's
     intermediates (decays, C B^T, x dt) and walks its chunks backwards for the state gradient.
 
@@ -322,6 +321,151 @@ def backward_block(
             dCg.transpose(2, 3).reshape(bt, K * T, g, n)[:, :lb], dh)
 
 
+# Largest total decay -sum(dt * A) of one chunk for the factored form: its exp(+-total/2) factors stay normal
+# numbers with room for the products they enter (float32: e^+-60; float64: e^+-600).
+_FACTOR_LIMIT = {torch.float64: 1200.0}
+_FACTOR_LIMIT_DEFAULT = 120.0
+
+
+def _factored(acum: Tensor) -> bool:
+    """Whether every chunk of the block decays little enough for the factored form (one host sync)."""
+    limit = _FACTOR_LIMIT.get(acum.dtype, _FACTOR_LIMIT_DEFAULT)
+    return acum.numel() == 0 or bool((-acum[..., -1]).max() <= limit)
+
+
+def _factors(acum: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Per chunk and head, with c = (acum[0] + acum[T-1]) / 2: ea = exp(acum - c), eb = exp(c - acum) (both
+    (Bt, K, G, Hg, T)), ec = exp(c), q = exp(acum[T-1] - c) (chunk end), dec = exp(acum[T-1]) (all
+    (Bt, K, G, Hg)). exp(acum[t] - acum[s]) = ea[t] eb[s]; c cancels from every product used."""
+    c = 0.5 * (acum[..., :1] + acum[..., -1:])
+    ea = torch.exp(acum - c)
+    eb = torch.exp(c - acum)
+    aend = acum[..., -1]
+    return ea, eb, torch.exp(c[..., 0]), torch.exp(aend - c[..., 0]), _exp(aend)
+
+
+def _bmm_into(out: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """out += a @ b over flattened batch dims: out (..., m, k2), a (..., m, k), b (..., k, k2)."""
+    out.view(-1, *out.shape[-2:]).baddbmm_(a.reshape(-1, *a.shape[-2:]), b.reshape(-1, *b.shape[-2:]))
+    return out
+
+
+def forward_block(
+    x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, h: Tensor, chunk: int, starts: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """SSD over one block of whole chunks (the last block of a sequence may end in a partial chunk), no D term,
+    no autograd: x (Bt, Lb, G, Hg, P); dt (Bt, Lb, G, Hg); A (G, Hg); B, C (Bt, Lb, G, N); h (Bt, G, N, Hg, P),
+    the state before the block, transposed so that the state-side products are single matrix products over
+    all heads of a group. Any strides. ``starts`` (Bt, K, G, N, Hg, P) receives the state at each chunk start.
+
+    The in-chunk decays factor as exp(acum[t] - acum[s]) = ea[t] eb[s] (:func:`_factors`), so every product
+    is a matrix product over all heads of a group: y = ea * ([C B^T | C] @ [x dt eb ; h_start]) and the
+    chunk's own end state B^T (x dt eb) q. Blocks whose chunks decay faster than the factors can represent
+    take :func:`_forward_block_exact`.
+
+    Returns y (Bt, Lb, G, Hg, P) and the state after the block (Bt, G, N, Hg, P).
+    """
+    bt, lb, g, hg, p = x.shape
+    n, T = B.shape[-1], chunk
+    xn, dts, acum, Bg, Cg = _views(x, dt, A, B, C, T)
+    if not _factored(acum):
+        return _forward_block_exact(x, dt, A, B, C, h, chunk, starts)
+    K = xn.shape[1]
+    ea, eb, ec, q, dec = _factors(acum)
+    U = _weighted(xn, dts * eb)  # (Bt, K, G, T, Hg, P) = x dt eb
+    # each chunk's own contribution to its end state, transposed: B^T (x dt exp(aend - acum))
+    states = torch.matmul(Bg.transpose(-1, -2), U.view(bt, K, g, T, hg * p)).view(bt, K, g, n, hg, p)
+    states.mul_(q[:, :, :, None, :, None])
+    dec = dec[:, :, :, None, :, None]  # (Bt, K, G, 1, Hg, 1)
+    hs = x.new_empty(bt, K, g, n, hg, p) if starts is None else starts
+    hs[:, 0] = h
+    for c in range(K - 1):
+        torch.addcmul(states[:, c], hs[:, c], dec[:, c], out=hs[:, c + 1])
+    h = torch.addcmul(states[:, K - 1], hs[:, K - 1], dec[:, K - 1])
+    del states
+    # y = ea * (tril(C B^T) U + C (ec h_start))
+    hsc = torch.mul(hs, ec[:, :, :, None, :, None]).view(bt, K, g, n, hg * p)
+    y = torch.matmul(_causal_cb(Cg, Bg), U.view(bt, K, g, T, hg * p))
+    y = _bmm_into(y, Cg, hsc).view(bt, K, g, T, hg, p).mul_(ea.transpose(-1, -2)[..., None])
+    return y.transpose(2, 3).reshape(bt, K * T, g, hg, p)[:, :lb], h
+
+
+def backward_block(
+    x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, starts: Tensor, dy: Tensor, dh: Tensor, chunk: int,
+    y: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Gradients of :func:`forward_block` (same layouts) given dy (Bt, Lb, G, Hg, P) and dh, the gradient of
+    the state after the block (Bt, G, N, Hg, P); ``starts`` as written by forward_block; ``y`` the block's
+    output (recomputed when None). Rebuilds the block's operands and walks its chunks backwards for the state
+    gradient. Returns dx, ddt, dA (G, Hg), dB, dC and the gradient of the state before the block.
+
+    With c held fixed (it cancels from every product), acum enters through ea (d acum[t] += sum_p dy y),
+    through eb in U = x dt eb (d acum[s] -= sum_p dU U), and through the chunk-end factors q and dec.
+    """
+    T = chunk
+    bt, lb, g, hg, p = x.shape
+    n = B.shape[-1]
+    xn, dts, acum, Bg, Cg = _views(x, dt, A, B, C, T)
+    if not _factored(acum):
+        return _backward_block_exact(x, dt, A, B, C, starts, dy, dh, chunk)
+    if y is None:
+        y = forward_block(x, dt, A, B, C, starts[:, 0], chunk)[0]
+    K = xn.shape[1]
+    if K * T != lb:
+        dy = F.pad(dy, (0, 0, 0, 0, 0, 0, 0, K * T - lb))
+        y = F.pad(y, (0, 0, 0, 0, 0, 0, 0, K * T - lb))
+    dy6 = dy.reshape(bt, K, T, g, hg, p).transpose(2, 3)  # (Bt, K, G, T, Hg, P) views
+    y6 = y.reshape(bt, K, T, g, hg, p).transpose(2, 3)
+    ea, eb, ec, q, dec = _factors(acum)
+    eb_dt = dts * eb
+    U = _weighted(xn, eb_dt)  # (Bt, K, G, T, Hg, P)
+    U2 = U.view(bt, K, g, T, hg * p)
+    hs = starts  # (Bt, K, G, N, Hg, P)
+    # -- y = ea * (CB U + C hsc), CB = tril(C B^T), hsc = ec h_start
+    dacum = (dy6 * y6).sum(-1).transpose(-1, -2)  # d ea * ea  (Bt, K, G, Hg, T)
+    dP = torch.mul(dy6, ea.transpose(-1, -2)[..., None]).view(bt, K, g, T, hg * p)
+    hsc = torch.mul(hs, ec[:, :, :, None, :, None]).view(bt, K, g, n, hg * p)
+    CB = _causal_cb(Cg, Bg)
+    dCB = torch.matmul(dP, U2.transpose(-1, -2)).tril_()  # (Bt, K, G, T, T)
+    dCg = _bmm_into(torch.matmul(dCB, Bg), dP, hsc.transpose(-1, -2))  # (Bt, K, G, T, N)
+    dBg = torch.matmul(dCB.transpose(-1, -2), Cg)
+    dU = torch.matmul(CB.transpose(-1, -2), dP)  # (Bt, K, G, T, Hg*P)
+    dstart = torch.matmul(Cg.transpose(-1, -2), dP).view(bt, K, g, n, hg, p).mul_(ec[:, :, :, None, :, None])
+    del dP, hsc, CB, dCB
+    # -- the chunk-to-chunk state passing, backwards: dend[c] = d loss / d state at the end of chunk c
+    dec6 = dec[:, :, :, None, :, None]  # (Bt, K, G, 1, Hg, 1)
+    dend = torch.empty_like(dstart)
+    dend[:, K - 1] = dh
+    for c in range(K - 1, 0, -1):
+        torch.addcmul(dstart[:, c], dend[:, c], dec6[:, c], out=dend[:, c - 1])
+    dh = torch.addcmul(dstart[:, 0], dend[:, 0], dec6[:, 0])
+    daend = (dend * hs).sum((3, 5)) * dec  # (Bt, K, G, Hg)
+    del dstart
+    # -- each chunk's own end state B^T U q: dSq = d states * q
+    dSq = dend.mul_(q[:, :, :, None, :, None]).view(bt, K, g, n, hg * p)
+    Z = torch.matmul(Bg, dSq)  # (Bt, K, G, T, Hg*P): d U from the states
+    dBg += torch.matmul(U2, dSq.transpose(-1, -2))
+    del dend, dSq
+    UZ = (U2 * Z).view(bt, K, g, T, hg, p).sum(-1)  # (Bt, K, G, T, Hg)
+    daend += UZ.sum(3)  # d q * q
+    # -- U = x dt eb: d acum[s] -= sum_p dU U, dU = the in-chunk part + Z
+    dacum -= (U2 * dU).view(bt, K, g, T, hg, p).sum(-1).add_(UZ).transpose(-1, -2)
+    dU = Z.add_(dU).view(bt, K, g, T, hg, p)
+    dacum[..., -1] += daend
+    xg = xn.permute(0, 1, 3, 2, 4, 5)  # (Bt, K, G, T, Hg, P) view
+    ddts = (dU * xg).sum(-1).transpose(-1, -2).mul_(eb)  # (Bt, K, G, Hg, T)
+    dxb = dU.mul_(eb_dt.transpose(-1, -2)[..., None])  # (Bt, K, G, T, Hg, P)
+    del U, U2, Z, dU
+    da = dacum.flip(-1).cumsum(-1).flip(-1)  # acum = cumsum(a): reverse cumulative sum
+    ddts += da * A[:, :, None]
+    dA = (da * dts).sum((0, 1, 4))
+    # back to the sequence layouts, dropping the padding
+    return (dxb.transpose(2, 3).reshape(bt, K * T, g, hg, p)[:, :lb],
+            ddts.permute(0, 1, 4, 2, 3).reshape(bt, K * T, g, hg)[:, :lb], dA,
+            dBg.transpose(2, 3).reshape(bt, K * T, g, n)[:, :lb],
+            dCg.transpose(2, 3).reshape(bt, K * T, g, n)[:, :lb], dh)
+
+
 def chunked_forward(
     x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, h0: Tensor, chunk: int, block_len: int,
     save_starts: bool = False,
@@ -346,10 +490,11 @@ def chunked_forward(
 
 def chunked_backward(
     x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, starts: Tensor, dy: Tensor | None,
-    dh: Tensor | None, chunk: int, block_len: int,
+    dh: Tensor | None, chunk: int, block_len: int, y: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """Gradients of :func:`chunked_forward` given dy (Bt, L, G, Hg, P) and dh (Bt, G, N, Hg, P) (None = zero):
-    :func:`backward_block` over the blocks in reverse. Returns (dx, ddt, dA, dB, dC, dh0)."""
+    """Gradients of :func:`chunked_forward` given dy (Bt, L, G, Hg, P) and dh (Bt, G, N, Hg, P) (None = zero)
+    and optionally its output y: :func:`backward_block` over the blocks in reverse. Returns
+    (dx, ddt, dA, dB, dC, dh0)."""
     bt, length, g, hg, p = x.shape
     n = B.shape[-1]
     dx, ddt = torch.empty_like(x), torch.empty_like(dt)
@@ -362,7 +507,8 @@ def chunked_backward(
         s1 = min(length, s0 + block_len)
         c0, c1 = s0 // chunk, -(-s1 // chunk)
         dx[:, s0:s1], ddt[:, s0:s1], dA_b, dB[:, s0:s1], dC[:, s0:s1], dh = backward_block(
-            x[:, s0:s1], dt[:, s0:s1], A, B[:, s0:s1], C[:, s0:s1], starts[:, c0:c1], dy[:, s0:s1], dh, chunk
+            x[:, s0:s1], dt[:, s0:s1], A, B[:, s0:s1], C[:, s0:s1], starts[:, c0:c1], dy[:, s0:s1], dh, chunk,
+            None if y is None else y[:, s0:s1],
         )
         dA += dA_b
     return dx, ddt, dA, dB, dC, dh
@@ -380,16 +526,17 @@ class _ChunkedSSD(torch.autograd.Function):
         with torch.autocast(x.device.type, enabled=False):
             y, h, starts = chunked_forward(x, dt, A, B, C, h0, chunk, block_len, save_starts=save)
         if save:
-            ctx.save_for_backward(x, dt, A, B, C, starts)
+            ctx.save_for_backward(x, dt, A, B, C, starts, y)
             ctx.chunk, ctx.block_len = chunk, block_len
         return y, h
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dy, dh):
-        x, dt, A, B, C, starts = ctx.saved_tensors
+        x, dt, A, B, C, starts, y = ctx.saved_tensors
         with torch.autocast(x.device.type, enabled=False):
-            dx, ddt, dA, dB, dC, dh0 = chunked_backward(x, dt, A, B, C, starts, dy, dh, ctx.chunk, ctx.block_len)
+            dx, ddt, dA, dB, dC, dh0 = chunked_backward(x, dt, A, B, C, starts, dy, dh, ctx.chunk, ctx.block_len,
+                                                        y)
         return dx, ddt, dA, dB, dC, dh0, None, None, None
 
 

@@ -159,3 +159,25 @@ def test_float32_strong_decay_floor_matches_float64():
     for name in inputs:
         assert torch.isfinite(g[name]).all(), name
         assert rel_err(g[name].double(), g_ref[name]) < (1e-3 if name == "A" else 1e-5), name
+
+
+def test_factored_and_exact_blocks_mixed_in_one_sequence(monkeypatch):
+    # blocks whose chunks decay by more than the factored form's limit (float64: exp(-1200)) take the exact
+    # per-pair path; the state and its gradient pass between the two kinds of block (float64, 1e-10)
+    import sys
+
+    mod = sys.modules["genoseq.ops.ssd"]
+    decisions = []
+    real = mod._factored
+    monkeypatch.setattr(mod, "_factored", lambda acum: decisions.append(real(acum)) or decisions[-1])
+    inputs = make_inputs(2, 96, 2, 3, 1, 4, seed=10)
+    inputs["dt"][:, 32:64] = 60.0  # 16 steps x 60 x |A| >= 0.6 per step: chunk totals beyond 1200 in block 2
+    g = torch.Generator().manual_seed(11)
+    w_y = torch.randn(2, 96, 2, 3, generator=g, dtype=F64)
+    w_h = torch.randn(2, 2, 3, 4, generator=g, dtype=F64)
+    y_seq, h_seq, g_seq = run_with_grads(ssd_sequential, inputs, w_y, w_h)
+    y, h, grads = run_with_grads(ssd, inputs, w_y, w_h, chunk_size=16, block_len=32)
+    assert True in decisions and False in decisions
+    assert rel_err(y, y_seq) < TOL and rel_err(h, h_seq) < TOL
+    for name in inputs:
+        assert rel_err(grads[name], g_seq[name]) < TOL, name
