@@ -62,6 +62,7 @@ OUTER_COLS = 64  # columns (inner index m) per outer-pass program
 OUTER_MAX = 1024  # largest outer DFT done as one dense P-point pass (three-pass plan)
 MAX_GRID_YZ = 65535  # CUDA grid limit on axes 1 and 2 (channels are launched in groups)
 WORKSPACE_FLOATS = 1 << 28  # 1 GiB of fp32 intermediate at most per launch group (channels are grouped)
+FILTER_GRAD_ELEMENTS = 1 << 26  # real elements per channel block in the filter gradient (complex spectra ~0.5 GiB)
 TWO_PI: tl.constexpr = tl.constexpr(6.283185307179586)
 
 
@@ -475,6 +476,26 @@ def conv_launch(x: torch.Tensor, kf: torch.Tensor, cfg: dict, pre=None, post=Non
     return _conv_launch(x, kf, cfg, pre, post, skip)
 
 
+def _filter_grad(g, u, pre, post, n: int) -> torch.Tensor:
+    """dk_roll[h, j] = sum_b sum_t gz[b, h, t] v[b, h, (t - j) mod N], gz = g * post, v = u * pre, by torch.fft.
+
+    Computed over blocks of channels so that the complex fp32 spectra (B, h, N/2+1) stay near 1 GiB: a
+    whole-tensor rfft at B = 8, H = 1024, L = 131,072 would hold ~26 GB of spectra at once. Returns (H, N) fp32.
+    """
+    f32 = torch.float32
+    Bsz, H, _ = u.shape
+    per_block = max(1, FILTER_GRAD_ELEMENTS // (Bsz * n))
+    out = torch.empty(H, n, device=u.device, dtype=f32)
+    for h0 in range(0, H, per_block):
+        hs = slice(h0, min(H, h0 + per_block))
+        gz = g[:, hs].to(f32) * post[:, hs].to(f32) if post is not None else g[:, hs].to(f32)  # (B, h, L)
+        v = u[:, hs].to(f32) * pre[:, hs].to(f32) if pre is not None else u[:, hs].to(f32)  # (B, h, L)
+        spec = torch.fft.rfft(gz, n=n)
+        spec *= torch.fft.rfft(v, n=n).conj()  # (B, h, N/2+1)
+        out[hs] = torch.fft.irfft(spec.sum(0), n=n)
+    return out
+
+
 class LongConvFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, k, skip, pre, post, bidirectional, inner_max, outer_max):
@@ -511,10 +532,7 @@ class LongConvFn(torch.autograd.Function):
             if need_pre and pre is not None:
                 dpre = (dv * uf).to(pre.dtype)
             if need_k:
-                # dk_roll[j] = sum_b sum_t gz[t] v[(t - j) mod N]  (torch.fft; a batch reduction)
-                gz = g.to(f32) * post.to(f32) if post is not None else g.to(f32)
-                v = uf * pre.to(f32) if pre is not None else uf
-                corr = torch.fft.irfft((torch.fft.rfft(gz, n=n) * torch.fft.rfft(v, n=n).conj()).sum(0), n=n)
+                corr = _filter_grad(g, u, pre, post, n)  # (H, N)
                 if ctx.bidirectional:
                     dk = torch.roll(corr, L - 1, dims=-1)[:, : 2 * L - 1]
                 else:
