@@ -9,8 +9,8 @@ For x (B, L, D)::
 
 The elementwise work and the FFTs run channel group by channel group (a few channels at a time) in
 reused workspace buffers, so the transients stay in cache and no large tensor is allocated per op.
-Forward saves only x (in the matmul dtype), u and z; backward recomputes the short conv, the gated
-input and both spectra per group. Matmuls run in the autocast dtype when autocast is on (bf16), all
+Forward saves only x (in the matmul dtype, or the residual input with its LayerNorm statistics), z and
+the filter; backward recomputes the normalised input, u, the short conv, the gated input and both spectra. Matmuls run in the autocast dtype when autocast is on (bf16), all
 elementwise work and the FFTs in float32 (float64 for float64 inputs).
 
 Groups can run on worker threads (:func:`genoseq.ops._groups.set_group_threads`); the result does not
@@ -41,21 +41,17 @@ def _group_slices(D: int, B: int, n: int) -> list[slice]:
 
 class _Workspace:
     """Buffers of one thread for groups of G channels, reused across calls: the padded FFT rows keep their
-    zero tails. One FFT call per direction and group: rows R = [filter (G); gated input (B*G); dz (B*G)]."""
+    zero tails. One FFT call per direction and group: rows R = [filter (G); gated input (B*G); dz (B*G)].
+    (Spectra and inverse transforms are the FFT calls' own outputs: torch's out= would add a copy.)"""
 
     def __init__(self, B: int, G: int, L: int, n: int, cdt: torch.dtype) -> None:
-        cplx = torch.complex128 if cdt == torch.float64 else torch.complex64
-        F, BG = n // 2 + 1, B * G
+        BG = B * G
         self.B, self.G, self.L, self.n = B, G, L, n
         self.U = torch.empty(B, 3, G, L, dtype=cdt)  # short-conv inputs in the compute dtype; backward: du
         self.C = torch.empty(B, 3, G, L, dtype=cdt)  # short-conv outputs x1, x2, v
         self.dC = torch.empty(B, 3, G, L, dtype=cdt)  # their gradients
         self.R = torch.zeros(G + 2 * BG, n, dtype=cdt)  # zero-padded FFT inputs
-        self.RF = torch.empty(G + 2 * BG, F, dtype=cplx)  # their spectra
-        self.T = torch.empty(BG + G, F, dtype=cplx)  # product spectra
-        self.Z = torch.empty(BG + G, n, dtype=cdt)  # inverse FFTs
         self.Kp, self.P, self.Q = self.R[:G], self.R[G : G + BG].view(B, G, n), self.R[G + BG :].view(B, G, n)
-        self.KF, self.S, self.DZ = self.RF[:G], self.RF[G : G + BG].view(B, G, F), self.RF[G + BG :].view(B, G, F)
 
 
 _workspaces: dict[int, dict[tuple, _Workspace]] = {}  # thread id -> {shape key: workspace}
@@ -104,10 +100,10 @@ def _conv(ws: _Workspace) -> Tensor:
     L, n, BG, G = ws.L, ws.n, ws.B * ws.G, ws.G
     if CONV_IMPL == "direct":
         return long_conv_direct(ws.P[..., :L], ws.Kp[:, :L])
-    torch.fft.rfft(ws.R[: G + BG], out=ws.RF[: G + BG])
-    ws.S.mul_(ws.KF)
-    torch.fft.irfft(ws.S, n=n, out=ws.Z[:BG].view(ws.B, G, n))
-    return ws.Z[:BG].view(ws.B, G, n)[..., :L]
+    RF = torch.fft.rfft(ws.R[: G + BG])  # filter and gated-input spectra
+    S = RF[G:].view(ws.B, G, -1)
+    S.mul_(RF[:G])
+    return torch.fft.irfft(S, n=n)[..., :L]
 
 
 def _conv_backward(ws: _Workspace) -> tuple[Tensor, Tensor]:
@@ -119,15 +115,16 @@ def _conv_backward(ws: _Workspace) -> tuple[Tensor, Tensor]:
         dk = long_conv_direct(dz.flip(-1).transpose(0, 1).reshape(1, G * B, L),
                               vg.transpose(0, 1).reshape(G * B, L)).view(G, B, L).sum(1).flip(-1)
         return dvg, dk
-    torch.fft.rfft(ws.R, out=ws.RF)  # filter, gated input and dz spectra in one call
-    T1, T2 = ws.T[: B * G].view(B, G, -1), ws.T[B * G :]
-    torch.mul(ws.DZ, ws.KF.conj(), out=T1)
-    if B == 1:
-        torch.mul(ws.DZ[0], ws.S[0].conj(), out=T2)
-    else:
-        torch.sum(ws.DZ * ws.S.conj(), dim=0, out=T2)
-    torch.fft.irfft(ws.T, n=n, out=ws.Z)
-    return ws.Z[: B * G].view(B, G, n)[..., :L], ws.Z[B * G :, :L]
+    RF = torch.fft.rfft(ws.R)  # filter, gated input and dz spectra in one call
+    BG = B * G
+    KF, S, DZ = RF[:G], RF[G : G + BG].view(B, G, -1), RF[G + BG :].view(B, G, -1)
+    if B == 1:  # in place: S <- DZ conj(S) (the dk spectrum), DZ <- DZ conj(KF) (the dvg spectrum)
+        torch.mul(DZ[0], S[0].conj(), out=S[0])
+        DZ.mul_(KF.conj())
+        Z = torch.fft.irfft(RF[G:], n=n)  # rows [dk (G); dvg (G)]
+        return Z[G:, :L].view(1, G, L), Z[:G, :L]
+    dk = torch.fft.irfft((DZ * S.conj()).sum(0), n=n)[:, :L]
+    return torch.fft.irfft(DZ.mul_(KF.conj()), n=n)[..., :L], dk
 
 
 def _forward_group(ws: _Workspace, sl: slice, u, in_b, conv_w, conv_b, k, skip, y, z_save, D: int):
@@ -213,23 +210,28 @@ class _HyenaOrder2(torch.autograd.Function):
                 _forward_group(ws, sl, u, bc, conv_w, conv_b, kc, sc, y, z, D)
 
             _run(fn, D, B, L, n, cdt)
-            del xm  # recomputed in backward when normalised here
+            xm = u = None  # both recomputed in backward
             out = _out_proj(y, out_w.to(mdt), out_b.to(mdt))
             if residual:
                 out = torch.add(x, out)
-        saved_x = x if norm is not None else x.to(mdt)
-        ctx.save_for_backward(saved_x, mean, rstd, ln_w, ln_b, u, z, k, skip, in_w, in_b, conv_w, conv_b, out_w)
+        saved_x = x if norm is not None else x.to(mdt)  # u = W_in xm^T is recomputed in backward
+        ctx.save_for_backward(saved_x, mean, rstd, ln_w, ln_b, z, k, skip, in_w, in_b, conv_w, conv_b, out_w)
         ctx.mdt, ctx.cdt, ctx.xdt, ctx.eps, ctx.residual = mdt, cdt, x.dtype, eps, residual
         return out
 
     @staticmethod
     def backward(ctx, dout):
-        x, mean, rstd, ln_w, ln_b, u, z, k, skip, in_w, in_b, conv_w, conv_b, out_w = ctx.saved_tensors
+        x, mean, rstd, ln_w, ln_b, z, k, skip, in_w, in_b, conv_w, conv_b, out_w = ctx.saved_tensors
         mdt, cdt = ctx.mdt, ctx.cdt
         B, D, L = z.shape
         n = fft_size(L)
         norm = Norm(ln_w, ln_b, ctx.eps) if ctx.eps is not None else None
         with torch.autocast(device_type=dout.device.type, enabled=False):
+            if norm is not None:
+                xm = normalize(x.reshape(B * L, D), norm, mdt, with_stats=False)[0].view(B, L, D)
+            else:
+                xm = x
+            u = _in_proj(xm, in_w.to(mdt))  # (B, 3D, L), recomputed
             dm = dout.to(mdt)  # (B, L, D)
             dy = _per_batch_mm(out_w.to(mdt).t().expand(B, D, D), dm.transpose(1, 2))  # (B, D, L)
             y = torch.empty_like(z)
@@ -243,21 +245,20 @@ class _HyenaOrder2(torch.autograd.Function):
                 _backward_group(ws, sl, u, bc, conv_w, conv_b, kc, sc, z, dy, y, du, dk, dconv_w, dconv_b, D)
 
             _run(fn, D, B, L, n, cdt)
-            dy = None  # free before the next buffers
+            u = dy = None  # free before the next buffers
             d_out_w = _per_batch_mm(dm.transpose(1, 2), y.transpose(1, 2)).sum(0)  # (D, D)
             d_out_b = dm.sum((0, 1))
             y = None
             d_in_b = du.sum((0, 2))
+            d_in_w = _per_batch_mm(du, xm).sum(0)  # (3D, D)
+            xm = None
             dxm = _per_batch_mm(du.transpose(1, 2), in_w.to(mdt).expand(B, 3 * D, D))  # (B, L, D)
+            du = None
             if norm is not None:
-                xm = normalize(x.reshape(B * L, D), norm, mdt, with_stats=False)[0].view(B, L, D)
-                d_in_w = _per_batch_mm(du, xm).sum(0)  # (3D, D)
-                xm = du = None
                 res = dout.reshape(B * L, D) if ctx.residual else None
                 dx, d_ln_w, d_ln_b = norm_backward(dxm.view(B * L, D), x.reshape(B * L, D), mean, rstd, norm, res)
                 dx = dx.view(B, L, D)
             else:
-                d_in_w = _per_batch_mm(du, x).sum(0)
                 dx = dxm.to(ctx.xdt)
                 if ctx.residual:
                     dx += dout

@@ -1,9 +1,10 @@
 """Position-wise MLP (Linear - GELU/SwiGLU - Linear) with a lean backward.
 
 Autograd would keep both the hidden pre-activation and the activation (2 x L x hidden). This function keeps
-only the input and the pre-activation and recomputes the activation in backward. Both directions run
-position block by block (the L x hidden transients stay small and in cache), the blocks shared among the
-group worker threads (genoseq.ops._groups), each op single-threaded. Matmuls run in the autocast dtype
+only its input (with a fused LayerNorm: the un-normalised input and the per-position statistics) and
+recomputes fc1 and the activation in backward (one more fc1 matmul; nothing of size L x hidden is ever
+stored). Both directions run position block by block (the L x hidden transients stay small and in
+cache), the blocks shared among the group worker threads (genoseq.ops._groups), each op single-threaded. Matmuls run in the autocast dtype
 when autocast is on; the activation in the matmul dtype, as autograd's ops would.
 """
 
@@ -48,7 +49,6 @@ class _MLP(torch.autograd.Function):
             xm = None if norm is not None else x2.to(mdt)
             w1m, b1m, w2m, b2m = w1.to(mdt), b1.to(mdt), w2.to(mdt), b2.to(mdt)
             N = x2.shape[0]
-            h = torch.empty(N, w1.shape[0], dtype=mdt, device=x.device)  # (N, H [*2]) pre-activation
             out = torch.empty(N, w2.shape[0], dtype=x.dtype if residual else mdt, device=x.device)
             stats = (torch.empty(N, 1, dtype=x.dtype, device=x.device),
                      torch.empty(N, 1, dtype=x.dtype, device=x.device)) if norm is not None else None
@@ -59,8 +59,7 @@ class _MLP(torch.autograd.Function):
                     xb = xn.to(mdt)
                 else:
                     xb = xm[sl]
-                torch.addmm(b1m, xb, w1m.t(), out=h[sl])
-                o = F.linear(_act(h[sl], kind), w2m, b2m)
+                o = F.linear(_act(F.linear(xb, w1m, b1m), kind), w2m, b2m)
                 if residual:
                     torch.add(x2[sl], o, out=out[sl])
                 else:
@@ -68,20 +67,20 @@ class _MLP(torch.autograd.Function):
 
             map_groups(job, _blocks(N))
         mean, rstd = stats if stats is not None else (None, None)
-        ctx.save_for_backward(x2 if norm is not None else xm, mean, rstd, ln_w, ln_b, h, w1, w2)
+        ctx.save_for_backward(x2 if norm is not None else xm, mean, rstd, ln_w, ln_b, w1, b1, w2)
         ctx.kind, ctx.mdt, ctx.shape, ctx.xdt, ctx.eps, ctx.residual = kind, mdt, shape, x.dtype, eps, residual
         return out.view(*shape[:-1], w2.shape[0])
 
     @staticmethod
     def backward(ctx, dout):
-        xs, mean, rstd, ln_w, ln_b, h, w1, w2 = ctx.saved_tensors
+        xs, mean, rstd, ln_w, ln_b, w1, b1, w2 = ctx.saved_tensors
         mdt, kind = ctx.mdt, ctx.kind
         norm = Norm(ln_w, ln_b, ctx.eps) if ctx.eps is not None else None
         acc = torch.float64 if mdt == torch.float64 else torch.float32
         with torch.autocast(device_type=dout.device.type, enabled=False):
             D = xs.shape[1]
             d2 = dout.reshape(-1, dout.shape[-1])  # (N, D)
-            w1m, w2m = w1.to(mdt), w2.to(mdt)
+            w1m, b1m, w2m = w1.to(mdt), b1.to(mdt), w2.to(mdt)
             N = d2.shape[0]
             dx = torch.empty(N, D, dtype=ctx.xdt, device=d2.device)
             parts: dict[int, list] = {}  # per worker thread: (dw1, db1, dw2, dln_w, dln_b) accumulators
@@ -97,7 +96,7 @@ class _MLP(torch.autograd.Function):
                     xb = torch.native_layer_norm(xs[sl], (D,), ln_w, ln_b, norm.eps)[0].to(mdt)
                 else:
                     xb = xs[sl]
-                hb, dmb = h[sl], d2[sl].to(mdt)
+                hb, dmb = F.linear(xb, w1m, b1m), d2[sl].to(mdt)  # pre-activation, recomputed
                 mine[2] += torch.mm(dmb.t(), _act(hb, kind))
                 dh = _act_backward(torch.mm(dmb, w2m), hb, kind)  # (n, H [*2])
                 mine[0] += torch.mm(dh.t(), xb)

@@ -37,13 +37,13 @@ def test_mlp_bf16_autocast():
     torch.testing.assert_close(y.float(), ref.float(), rtol=2e-2, atol=2e-3)
 
 
-def test_mlp_saves_input_and_preactivation_only():
+def test_mlp_saves_its_input_only():
     m = MLP(4, 8, "gelu")
     x = torch.randn(1, 10, 4, requires_grad=True)
     shapes = []
     with torch.autograd.graph.saved_tensors_hooks(lambda t: shapes.append(tuple(t.shape)) or t, lambda t: t):
         m(x)
-    assert sorted(s for s in shapes if s[0] == 10) == [(10, 4), (10, 8)]
+    assert [s for s in shapes if s[0] == 10] == [(10, 4)]  # fc1 and the activation are recomputed
 
 
 @pytest.mark.parametrize("kind", ["gelu", "glu"])
