@@ -177,7 +177,9 @@ def _in_proj(x: Tensor, w: Tensor) -> Tensor:
 
 
 def _out_proj(y: Tensor, w: Tensor, b: Tensor) -> Tensor:
-    """y (B, D, L) -> (B, L, D) = y^T W^T + b."""
+    """y (B, D, L) -> (B, L, D) = y^T W^T + b (batch 1: a 2-D product on the transposed view, no copy)."""
+    if y.shape[0] == 1:
+        return F.linear(y[0].t(), w, b).unsqueeze(0)
     return F.linear(y.transpose(-1, -2), w, b)
 
 
