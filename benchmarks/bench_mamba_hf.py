@@ -13,7 +13,8 @@ genoseq's weights copied into the HF model both give the same hidden states (max
 
 Timing: each (model, L, dtype) case runs in a fresh child process (2 threads, batch 1); a training step =
 forward + backward of the next-token loss (cross entropy of logits[:-1] vs ids[1:]), under
-``torch.autocast("cpu", bfloat16)`` for bf16, with OMP_WAIT_POLICY=PASSIVE unless ``--omp-active``. The child times ``--repeats`` steps after one warm-up step and
+``torch.autocast("cpu", bfloat16)`` for bf16, with the default OpenMP wait policy (``--omp-passive`` sets
+OMP_WAIT_POLICY=PASSIVE). The child times ``--repeats`` steps after one warm-up step and
 reports the best wall time, its process CPU seconds and the peak RSS (``ru_maxrss``). The two models
 alternate (genoseq, HF, genoseq, HF ... for ``--rounds``) so that load from other processes hits both alike.
 JSON lines: one per case, then one "ratio" line per (L, dtype) with genoseq / transformers for tokens per
@@ -189,9 +190,9 @@ def main() -> None:
     p.add_argument("--chunk-size", type=int, default=None, help="override the SSD chunk size of both models")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--timeout", type=int, default=1800, help="seconds per case")
-    p.add_argument("--omp-active", action="store_true",
-                   help="leave OMP_WAIT_POLICY unset (default: PASSIVE, so that on a shared machine a descheduled "
-                        "OpenMP thread does not make its partner spin and inflate CPU seconds)")
+    p.add_argument("--omp-passive", action="store_true",
+                   help="OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning (on a shared machine "
+                        "spinning inflates CPU seconds; it also slows code made of many small operations)")
     p.add_argument("--skip-check", action="store_true", help="skip the path / parameter / agreement check")
     args = p.parse_args()
     if args.child:
@@ -204,7 +205,7 @@ def main() -> None:
     if not args.skip_check:
         print(json.dumps(check()), flush=True)
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
-    if not args.omp_active:
+    if args.omp_passive:
         env["OMP_WAIT_POLICY"] = "PASSIVE"
     for dtype in args.dtypes.split(","):
         for L in (int(x) for x in args.lengths.split(",")):
