@@ -64,7 +64,8 @@ def _workspace(B: int, G: int, L: int, n: int, cdt: torch.dtype) -> _Workspace:
     if key not in mine:
         if len(mine) >= 2:  # a full group and a remainder group; anything else is a new shape
             mine.clear()
-        mine[key] = _Workspace(B, G, L, n, cdt)
+        with torch.inference_mode(False):  # normal tensors: usable both inside and outside inference mode
+            mine[key] = _Workspace(B, G, L, n, cdt)
     return mine[key]
 
 
@@ -321,7 +322,8 @@ def _chunk_workspace(B: int, G: int, K: int, Lc: int, T: int, n: int, cdt: torch
     if key not in mine:
         if len(mine) >= 2:
             mine.clear()
-        mine[key] = _ChunkWorkspace(B, G, K, Lc, n, cdt)
+        with torch.inference_mode(False):  # normal tensors: usable both inside and outside inference mode
+            mine[key] = _ChunkWorkspace(B, G, K, Lc, n, cdt)
     return mine[key]
 
 
