@@ -63,7 +63,8 @@ def _get_pool(n: int) -> ThreadPoolExecutor:
 def map_groups(fn: Callable, groups: Sequence) -> None:
     """Call ``fn(group)`` for every group, in the caller or shared among the worker threads.
 
-    Jobs run without autograd recording and without autocast (worker threads start with both off)."""
+    Jobs run without autograd recording and without autocast (worker threads start with both off); when the
+    caller is in inference mode, so are the workers (tensors made there are inference tensors)."""
     threads = get_group_threads()
     n = min(threads, len(groups))
     if n <= 1:
@@ -78,9 +79,12 @@ def map_groups(fn: Callable, groups: Sequence) -> None:
         return
     it = iter(groups)
     it_lock = threading.Lock()
+    inference = torch.is_inference_mode_enabled()
 
     def worker() -> None:
-        with torch.no_grad():  # grad mode is per thread; jobs never record autograd graphs
+        # grad and inference mode are per thread: jobs never record autograd graphs, and may write into the
+        # caller's inference tensors only in inference mode themselves
+        with torch.inference_mode() if inference else torch.no_grad():
             _work()
 
     def _work() -> None:

@@ -59,7 +59,7 @@ _workspaces: dict[int, dict[tuple, _Workspace]] = {}  # thread id -> {shape key:
 
 def _workspace(B: int, G: int, L: int, n: int, cdt: torch.dtype) -> _Workspace:
     """This thread's workspace for the shape, made once and kept (see clear_workspaces)."""
-    key = (B, G, L, n, cdt)
+    key = (B, G, L, n, cdt, torch.is_inference_mode_enabled())  # inference tensors are read-only outside it
     mine = _workspaces.setdefault(threading.get_ident(), {})
     if key not in mine:
         if len(mine) >= 2:  # a full group and a remainder group; anything else is a new shape
@@ -317,7 +317,7 @@ class _ChunkWorkspace:
 
 
 def _chunk_workspace(B: int, G: int, K: int, Lc: int, T: int, n: int, cdt: torch.dtype) -> _ChunkWorkspace:
-    key = ("chunk", B, G, K, Lc, T, n, cdt)  # T: the zero tail starts there
+    key = ("chunk", B, G, K, Lc, T, n, cdt, torch.is_inference_mode_enabled())  # T: the zero tail starts there
     mine = _workspaces.setdefault(threading.get_ident(), {})
     if key not in mine:
         if len(mine) >= 2:

@@ -47,3 +47,15 @@ def test_thread_settings(monkeypatch):
     assert _groups.get_group_threads() == torch.get_num_threads()
     with pytest.raises(ValueError, match="n must be >= 1"):
         _groups.set_group_threads(0)
+
+
+def test_workers_follow_inference_mode(monkeypatch):
+    monkeypatch.setattr(_groups, "_threads", 2)
+    with torch.inference_mode():
+        out = torch.zeros(4)  # an inference tensor: writable only in inference mode
+
+        def job(g):
+            out[g] = g + 1
+
+        _groups.map_groups(job, list(range(4)))
+    assert out.tolist() == [1.0, 2.0, 3.0, 4.0]

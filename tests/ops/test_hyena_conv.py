@@ -116,3 +116,13 @@ def test_prenorm_and_residual_options(use_norm, residual, monkeypatch):
     for a, b in zip(got, want, strict=True):
         if b is not None:
             torch.testing.assert_close(a, b, **TOL)
+
+
+def test_inference_mode_then_training(monkeypatch):
+    # workspaces made under torch.inference_mode must not be reused (read-only) by a later training call
+    monkeypatch.setattr(_groups, "_threads", 1)
+    mixer = _mixer(5)
+    x = torch.randn(1, 21, 8, dtype=torch.float64)
+    with torch.inference_mode():
+        mixer(x)
+    _check(mixer, 1, 21)
