@@ -29,7 +29,10 @@ class MLP(nn.Module):
         self.fc2.weight.data.mul_(1.0 / math.sqrt(2 * n_layer))
 
     def forward(self, x: Tensor) -> Tensor:
-        """x (B, L, D) -> (B, L, D); backward recomputes the activation (genoseq.ops.mlp)."""
+        """x (B, L, D) -> (B, L, D); on CPU the fused op (genoseq.ops.mlp: blocks on worker threads, backward
+        recomputes fc1 and the activation), elsewhere autograd's ops."""
+        if x.device.type != "cpu":
+            return self.reference(x)
         return mlp(x, self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias, self.kind)
 
     def forward_residual(self, h: Tensor, norm: Norm) -> Tensor:
@@ -74,7 +77,7 @@ class Block(nn.Module):
         if self.checkpointing != "none" and self.training and torch.is_grad_enabled():
             return h + self._mlp_checkpointed(h)
         norm = self._fusable_norm(self.norm2)
-        if norm is not None and type(self.mlp) is MLP:
+        if norm is not None and type(self.mlp) is MLP and h.device.type == "cpu":
             return self.mlp.forward_residual(h, norm)
         return h + self._mlp_branch(h)
 
