@@ -74,15 +74,23 @@ class Block(nn.Module):
     def _mlp(self, h: Tensor) -> Tensor:
         if self.mlp is None:
             return h
-        if self.checkpointing != "none" and self.training and torch.is_grad_enabled():
-            return h + self._mlp_checkpointed(h)
         norm = self._fusable_norm(self.norm2)
         if norm is not None and type(self.mlp) is MLP and h.device.type == "cpu":
+            # the fused MLP keeps only its input for backward (what checkpointing would keep): no checkpoint
             return self.mlp.forward_residual(h, norm)
+        if self.checkpointing != "none" and self.training and torch.is_grad_enabled():
+            return h + self._mlp_checkpointed(h)
         return h + self._mlp_branch(h)
 
     def _mixer_branch(self, h: Tensor) -> Tensor:
         return self.drop(self.mixer(self.norm1(h)))
+
+    def _mixer_residual(self, h: Tensor) -> Tensor:
+        """h + mixer(norm1(h)): one fused op where the mixer supports it (the CPU order-2 Hyena)."""
+        norm = self._fusable_norm(self.norm1)
+        if norm is not None and hasattr(self.mixer, "forward_residual") and self.mixer._fused(h):
+            return self.mixer.forward_residual(h, norm)
+        return h + self._mixer_branch(h)
 
     def _fusable_norm(self, norm: nn.Module) -> Norm | None:
         """A plain LayerNorm with no dropout after the branch: the branch can run as one fused op."""
@@ -91,16 +99,12 @@ class Block(nn.Module):
         return Norm(norm.weight, norm.bias, norm.eps)
 
     def forward(self, h: Tensor) -> Tensor:
-        """h (B, L, D) -> (B, L, D). With checkpointing="block" (training) each residual branch keeps only its
-        input for backward and is recomputed there (peak = the larger branch's activations, not their sum).
-        Otherwise LayerNorm, branch and residual add run as one op where the branch supports it (the fused
-        Hyena mixer, the MLP)."""
+        """h (B, L, D) -> (B, L, D). LayerNorm, branch and residual add run as one op where the branch
+        supports it (the fused Hyena mixer, the MLP). With checkpointing="block" (training) the mixer's
+        residual branch keeps only its input for backward and is recomputed there."""
         if self.checkpointing == "block" and self.training and torch.is_grad_enabled():
-            return self._mlp(h + checkpoint(self._mixer_branch, h, use_reentrant=False))
-        norm = self._fusable_norm(self.norm1)
-        if norm is not None and hasattr(self.mixer, "forward_residual") and self.mixer._fused(h):
-            return self._mlp(self.mixer.forward_residual(h, norm))
-        return self._mlp(h + self._mixer_branch(h))
+            return self._mlp(checkpoint(self._mixer_residual, h, use_reentrant=False))
+        return self._mlp(self._mixer_residual(h))
 
     def forward_chunk(self, h: Tensor, state: dict) -> Tensor:
         """Continue the mixer from ``state`` over h (B, Lc, D)."""
