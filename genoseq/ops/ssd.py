@@ -31,9 +31,9 @@ from genoseq.errors import ConfigError
 
 __all__ = ["ssd", "ssd_ref", "ssd_sequential"]
 
-# Largest number of elements of one block's biggest intermediate, the (Bt, H, T, T) decays of its chunks:
-# small enough to stay in cache between the passes over it.
-BLOCK_ELEMENTS = 1 << 18
+# Elements of one block's largest operands, (batch, steps, heads, P) and the chunk states (batch, chunks, heads,
+# P, N): small enough to stay in cache between the passes over them (512 steps of the bench-mamba2 shape).
+BLOCK_ELEMENTS = 1 << 17
 
 
 def _compute_dtype(t: Tensor) -> torch.dtype:
@@ -540,9 +540,10 @@ class _ChunkedSSD(torch.autograd.Function):
         return dx, ddt, dA, dB, dC, dh0, None, None, None
 
 
-def default_block_len(batch: int, heads: int, chunk: int) -> int:
-    """Steps per block: whole chunks whose (batch, heads, T, T) decays hold at most ``BLOCK_ELEMENTS``."""
-    return max(1, BLOCK_ELEMENTS // (batch * heads * chunk * chunk)) * chunk
+def default_block_len(batch: int, heads: int, chunk: int, p: int, n: int) -> int:
+    """Steps per block: whole chunks whose operands (see ``BLOCK_ELEMENTS``) hold at most that many elements."""
+    per_step = batch * heads * p * max(1, -(-n // chunk))
+    return max(1, BLOCK_ELEMENTS // (per_step * chunk)) * chunk
 
 
 def ssd(
@@ -563,7 +564,7 @@ def ssd(
     Extra args:
         chunk_size: steps per chunk of the quadratic form.
         block_len: steps per block (a multiple of chunk_size; default keeps each block's largest
-            intermediate, the (H, T, T) decays of its chunks, under ``BLOCK_ELEMENTS`` elements).
+            operands under ``BLOCK_ELEMENTS`` elements).
         recompute: kept for compatibility; backward always rebuilds the per-block intermediates and
             keeps only the inputs and the chunk-start states (Bt, L / chunk_size, H, P, N).
     """
@@ -582,7 +583,7 @@ def ssd(
         h0 = initial_state.to(dtype).reshape(batch, groups, hg, p, n).permute(0, 1, 4, 2, 3).contiguous()
     chunk = min(chunk_size, max(length, 1))
     if block_len is None:
-        block_len = default_block_len(batch, heads, chunk)
+        block_len = default_block_len(batch, heads, chunk, p, n)
     block_len = max(chunk, block_len // chunk * chunk)
     save = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (x, dt, A, B, C, initial_state)
