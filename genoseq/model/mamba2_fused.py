@@ -25,7 +25,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genoseq.ops.ssd import backward_block, default_block_len, forward_block
+from genoseq.ops._pipeline import run_blocks
+from genoseq.ops.ssd import (
+    _backward_block_exact,
+    _forward_block_exact,
+    backward_local,
+    backward_state,
+    default_block_len,
+    forward_local,
+    forward_state,
+)
 
 
 class Dims(NamedTuple):
@@ -69,12 +78,9 @@ def _mm(a: Tensor, b: Tensor) -> Tensor:
     return (a.reshape(-1, a.shape[-1]) @ b).view(*a.shape[:-1], b.shape[-1])
 
 
-def _accumulate(acc: Tensor, a: Tensor, b: Tensor) -> None:
-    """acc += a @ b, the product in a's dtype (bfloat16 under autocast), the sum in acc's dtype."""
-    if a.dtype == acc.dtype:
-        acc.addmm_(a, b)
-    else:
-        acc += (a @ b).to(acc.dtype)
+def _accumulate(acc: Tensor, v: Tensor) -> None:
+    """acc += v, v a product in the matmul dtype (bfloat16 under autocast), the sum in acc's dtype."""
+    acc.add_(v.to(acc.dtype))
 
 
 def _ssd_views(a: Tensor, dt: Tensor, dims: Dims):
@@ -94,31 +100,47 @@ class _FusedMamba2(torch.autograd.Function):
         hg, K = H // G, conv_w.shape[1]
         with torch.autocast(u.device.type, enabled=False):
             zx = F.linear(u.to(mm), w_in.to(mm))  # (B, L, E + CD + H), kept for backward
-            w_c, b_c, nw, bias = conv_w.to(cdt), conv_b.to(cdt), norm_w.to(cdt), dt_bias.to(cdt)
+            w_c, b_c, nw = conv_w.to(cdt), conv_b.to(cdt), norm_w.to(cdt)
             Dc = D.to(cdt).repeat_interleave(P)  # (E,) per channel
             A = -torch.exp(A_log.to(cdt)).view(G, hg)
             w_o = w_out.to(mm).t()  # (E, D)
+            dt_all = F.softplus(zx[..., E + CD :].to(cdt) + dt_bias.to(cdt))  # (B, L, H)
             y_all = u.new_empty(bsz, L, E, dtype=cdt)  # SSD output + D x, kept for backward
             r_all = u.new_empty(bsz, L, 1, dtype=cdt)  # RMSNorm factor
-            dt_all = u.new_empty(bsz, L, H, dtype=cdt)
             out = u.new_empty(bsz, L, dm, dtype=mm)
             starts = u.new_empty(bsz, -(-L // T), G, N, hg, P, dtype=cdt) if save else None
-            h = u.new_zeros(bsz, G, N, hg, P, dtype=cdt)
-            for s0 in range(0, L, blk):
-                s1 = min(L, s0 + blk)
-                c0, c1 = s0 // T, -(-s1 // T)
-                z, xbc, dtr = _in_proj_block(zx, s0, s1, dims, K, cdt)
+            bounds = [(s0, min(L, s0 + blk)) for s0 in range(0, L, blk)]
+            carry = {"h": u.new_zeros(bsz, G, N, hg, P, dtype=cdt)}
+
+            def first(i):  # conv, SiLU and the SSD's state-independent part
+                s0, s1 = bounds[i]
+                _, xbc, _ = _in_proj_block(zx, s0, s1, dims, K, cdt)
                 a = F.silu(_conv(xbc, w_c, b_c))  # (B, lb, CD)
-                dt = F.softplus(dtr.to(cdt) + bias)  # (B, lb, H)
-                dt_all[:, s0:s1] = dt
-                xs, dts, Bm, Cm = _ssd_views(a, dt, dims)
-                y, h = forward_block(xs, dts, A, Bm, Cm, h, T, starts[:, c0:c1] if save else None)
+                views = _ssd_views(a, dt_all[:, s0:s1], dims)
+                return a, views, forward_local(*views[:2], A, *views[2:], T)
+
+            def chain(i, r):  # the state through the block's chunks and its readout
+                s0, s1 = bounds[i]
+                a, views, loc = r
+                c0, c1 = s0 // T, -(-s1 // T)
+                hs = starts[:, c0:c1] if save else None
+                if loc is None:
+                    y, carry["h"] = _forward_block_exact(*views[:2], A, *views[2:], carry["h"], T, hs)
+                else:
+                    y, carry["h"] = forward_state(loc, carry["h"], hs)
+                return a, y
+
+            def last(i, r):  # D x, gated RMSNorm, out_proj
+                s0, s1 = bounds[i]
+                a, y = r
                 y = y.reshape(bsz, -1, E).addcmul_(a[..., :E], Dc)  # + D x
                 y_all[:, s0:s1] = y
-                g = y.mul_(F.silu(z.to(cdt)))
+                g = y.mul_(F.silu(zx[:, s0:s1, :E].to(cdt)))
                 r = torch.rsqrt(g.square().mean(-1, keepdim=True) + eps)  # (B, lb, 1)
                 r_all[:, s0:s1] = r
                 out[:, s0:s1] = _mm(g.mul_(r).mul_(nw).to(mm), w_o)
+
+            run_blocks(len(bounds), first, chain, last)
         if save:
             ctx.save_for_backward(u, w_in, conv_w, conv_b, dt_bias, A_log, D, norm_w, w_out, zx, y_all, r_all,
                                   dt_all, starts)
@@ -151,75 +173,88 @@ class _FusedMamba2(torch.autograd.Function):
             d_norm_w, dD = torch.zeros_like(nw), torch.zeros(H, dtype=cdt, device=u.device)
             d_conv_w, d_conv_b = torch.zeros_like(w_c), torch.zeros_like(b_c)
             d_dt_bias, dA = torch.zeros(H, dtype=cdt, device=u.device), torch.zeros(G, hg, dtype=cdt, device=u.device)
-            dh = u.new_zeros(bsz, G, N, hg, P, dtype=cdt)
-            halo = u.new_zeros(bsz, K - 1, CD, dtype=cdt)  # d pre of the K-1 positions after the block
-            for s0 in reversed(range(0, L, blk)):
-                s1 = min(L, s0 + blk)
+            bounds = [(s0, min(L, s0 + blk)) for s0 in range(0, L, blk)][::-1]  # last block first
+            carry = {"dh": u.new_zeros(bsz, G, N, hg, P, dtype=cdt),  # d loss / d state after the block
+                     "halo": u.new_zeros(bsz, K - 1, CD, dtype=cdt)}  # d pre of the K-1 positions after it
+
+            def first(i):  # gated RMSNorm and out_proj backward, the conv rebuilt, the SSD's local part
+                s0, s1 = bounds[i]
                 lb, c0, c1 = s1 - s0, s0 // T, -(-s1 // T)
-                z, xbc, dtr = _in_proj_block(zx, s0, s1, dims, K, cdt)
+                z, xbc, _ = _in_proj_block(zx, s0, s1, dims, K, cdt)
                 dzx = torch.empty(bsz, lb, E + CD + H, dtype=cdt, device=u.device)  # d in_proj output
-                # -- out_proj and the gated RMSNorm: out = (n0 * norm_w) W_out^T, n0 = g r, g = y silu(z)
+                # out = (n0 * norm_w) W_out^T, n0 = g r, g = y silu(z)
                 z = z.to(cdt)
                 y, r = y_all[:, s0:s1], r_all[:, s0:s1]
                 sz = F.silu(z)
                 n0 = (y * sz).mul_(r)
                 dout_b = dout[:, s0:s1].reshape(-1, dm)
-                _accumulate(d_w_out, dout_b.t(), (n0 * nw).to(mm).view(-1, E))
+                dw_out = dout_b.t() @ (n0 * nw).to(mm).view(-1, E)
                 dn = (dout_b @ w_o).view(bsz, lb, E).to(cdt)
-                d_norm_w += (dn * n0).sum((0, 1))
+                dnw = (dn * n0).sum((0, 1))
                 dn0 = dn.mul_(nw)
                 dg = dn0.sub_(n0.mul_((dn0 * n0).mean(-1, keepdim=True))).mul_(r)  # (B, lb, E)
                 del n0
                 dy = dg * sz
                 silu_backward(dg.mul_(y), z, grad_input=dzx[..., :E])  # d z = dg y silu'(z)
                 del dg, sz, z
-                # -- rebuild the conv activation a = silu(pre)
                 pre = _conv(xbc, w_c, b_c)
                 a = F.silu(pre)
-                # -- D x skip and the SSD
-                dD += (dy * a[..., :E]).view(bsz, lb, H, P).sum((0, 1, 3))
-                dt = dt_all[:, s0:s1]
+                dDb = (dy * a[..., :E]).view(bsz, lb, H, P).sum((0, 1, 3))
                 y_ssd = torch.addcmul(y, a[..., :E], Dc, value=-1)  # the SSD output: y - D x
-                dx, ddt, dA_b, dB, dC, dh = _ssd_backward(a, dt, A_g, starts[:, c0:c1], dy, dh, dims, y_ssd)
-                dA += dA_b
-                del a
-                # -- d a (x, B, C channels) -> d pre = d a silu'(pre), laid out with the halo
+                views = _ssd_views(a, dt_all[:, s0:s1], dims)
+                hp = (G, hg, P)
+                dy_v, y_v = dy.view(bsz, lb, *hp), y_ssd.view(bsz, lb, *hp)
+                loc = backward_local(*views[:2], A_g, *views[2:], starts[:, c0:c1], dy_v, T, y_v)
+                return xbc, pre, views, dy, dy_v, loc, dzx, (dw_out, dnw, dDb)
+
+            def chain(i, r):  # the SSD's state part, SiLU and conv backward (the halo comes from the block after)
+                s0, s1 = bounds[i]
+                lb, c0, c1 = s1 - s0, s0 // T, -(-s1 // T)
+                xbc, pre, views, dy, dy_v, loc, dzx, (dw_out, dnw, dDb) = r
+                _accumulate(d_w_out, dw_out)
+                d_norm_w.add_(dnw)
+                dD.add_(dDb)
+                if loc is None:
+                    dx, ddt, dA_b, dB, dC, carry["dh"] = _backward_block_exact(
+                        *views[:2], A_g, *views[2:], starts[:, c0:c1], dy_v, carry["dh"], T)
+                else:
+                    dx, ddt, dA_b, dB, dC, carry["dh"] = backward_state(loc, carry["dh"])
+                dA.add_(dA_b)
+                # d a (x, B, C channels) -> d pre = d a silu'(pre), laid out with the halo
                 da = torch.empty(bsz, lb, CD, dtype=cdt, device=u.device)
                 torch.addcmul(dx.reshape(bsz, lb, E), dy, Dc, out=da[..., :E])
                 da[..., E : E + G * N] = dB.reshape(bsz, lb, G * N)
                 da[..., E + G * N :] = dC.reshape(bsz, lb, G * N)
                 del dx, dB, dC, dy
                 dpre = torch.empty(bsz, lb + K - 1, CD, dtype=cdt, device=u.device)
-                dpre[:, lb:] = halo
+                dpre[:, lb:] = carry["halo"]
                 silu_backward(da, pre, grad_input=dpre[:, :lb])
                 del da, pre
-                # -- conv: pre[t] = b + sum_j w_j xbc[t + j]  ->  d xbc, d w, d b
+                # conv: pre[t] = b + sum_j w_j xbc[t + j]  ->  d xbc, d w, d b
                 dxbc = torch.mul(dpre[:, K - 1 :], w_c[:, 0], out=dzx[..., E : E + CD])  # j = 0 reads xbc[t]
                 for j in range(1, K):
                     dxbc.addcmul_(dpre[:, K - 1 - j : K - 1 - j + lb], w_c[:, j])
                 dp = dpre[:, :lb]
                 for j in range(K):
                     d_conv_w[:, j] += (dp * xbc[:, j : j + lb]).sum((0, 1))
-                d_conv_b += dp.sum((0, 1))
-                halo = dpre[:, : K - 1].clone()  # what the block before reads past its end
-                # -- dt = softplus(dtr + dt_bias)
-                ddtr = torch.mul(ddt.reshape(bsz, lb, H), torch.sigmoid(dtr.to(cdt) + bias), out=dzx[..., E + CD :])
-                d_dt_bias += ddtr.sum((0, 1))
-                # -- in_proj
+                d_conv_b.add_(dp.sum((0, 1)))
+                carry["halo"] = dpre[:, : K - 1].clone()  # what the block before reads past its end
+                # dt = softplus(dtr + dt_bias)
+                dtr = zx[:, s0:s1, E + CD :].to(cdt)
+                ddtr = torch.mul(ddt.reshape(bsz, lb, H), torch.sigmoid(dtr + bias), out=dzx[..., E + CD :])
+                d_dt_bias.add_(ddtr.sum((0, 1)))
+                return dzx
+
+            def last(i, dzx):  # in_proj backward
+                s0, s1 = bounds[i]
                 dzx2 = dzx.view(-1, E + CD + H).to(mm)
-                du[:, s0:s1] = (dzx2 @ w_i).view(bsz, lb, dm)
-                _accumulate(d_w_in, dzx2.t(), u_mm[:, s0:s1].reshape(-1, dm))
+                du[:, s0:s1] = (dzx2 @ w_i).view(bsz, s1 - s0, dm)
+                return dzx2.t() @ u_mm[:, s0:s1].reshape(-1, dm)
+
+            run_blocks(len(bounds), first, chain, last, fold=lambda i, dw_in: _accumulate(d_w_in, dw_in))
         return (du.to(u.dtype), d_w_in.to(w_in.dtype), d_conv_w.to(conv_w.dtype), d_conv_b.to(conv_b.dtype),
                 d_dt_bias.to(dt_bias.dtype), (dA.reshape(H) * A).to(A_log.dtype), dD.to(D.dtype),
                 d_norm_w.to(norm_w.dtype), d_w_out.to(w_out.dtype), None, None, None)
-
-
-def _ssd_backward(a: Tensor, dt: Tensor, A: Tensor, starts: Tensor, dy: Tensor, dh: Tensor, dims: Dims,
-                  y: Tensor):
-    xs, dts, Bm, Cm = _ssd_views(a, dt, dims)
-    bsz, lb = a.shape[:2]
-    hp = (dims.G, dims.H // dims.G, dims.P)
-    return backward_block(xs, dts, A, Bm, Cm, starts, dy.view(bsz, lb, *hp), dh, dims.chunk, y.view(bsz, lb, *hp))
 
 
 def fused_applicable(mixer, x: Tensor) -> bool:

@@ -23,6 +23,8 @@ Three implementations of the same map:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -350,6 +352,49 @@ def _bmm_into(out: Tensor, a: Tensor, b: Tensor) -> Tensor:
     return out
 
 
+class _Local(NamedTuple):
+    """A block's operands that do not depend on the state entering it (see :func:`forward_local`)."""
+
+    shape: tuple  # (bt, lb, g, hg, p, n, K, T)
+    tensors: dict
+
+
+def forward_local(x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, chunk: int) -> _Local | None:
+    """The state-independent part of :func:`forward_block` (the in-chunk term and each chunk's own end state);
+    None when the block needs the exact path. Blocks' local parts can run in any order or concurrently."""
+    bt, lb, g, hg, p = x.shape
+    n, T = B.shape[-1], chunk
+    xn, dts, acum, Bg, Cg = _views(x, dt, A, B, C, T)
+    if not _factored(acum):
+        return None
+    K = xn.shape[1]
+    ea, eb, ec, q, _ = _factors(acum)
+    U2 = _weighted(xn, dts * eb).view(bt, K, g, T, hg * p)  # x dt eb
+    # each chunk's own contribution to its end state, transposed: B^T (x dt exp(aend - acum))
+    states = torch.matmul(Bg.transpose(-1, -2), U2).view(bt, K, g, n, hg, p).mul_(q[:, :, :, None, :, None])
+    y_in = torch.matmul(_causal_cb(Cg, Bg), U2)  # tril(C B^T) U  (Bt, K, G, T, Hg*P)
+    return _Local((bt, lb, g, hg, p, n, K, T), {"acum": acum, "Cg": Cg, "ea": ea, "ec": ec, "states": states,
+                                                "y_in": y_in})
+
+
+def forward_state(loc: _Local, h: Tensor, starts: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The state-dependent part of :func:`forward_block`: pass the state through the block's chunks (writing
+    ``starts``) and add its readout. Returns y (Bt, Lb, G, Hg, P) and the state after the block."""
+    bt, lb, g, hg, p, n, K, T = loc.shape
+    t = loc.tensors
+    dec = _exp(t["acum"][..., -1])[:, :, :, None, :, None]  # (Bt, K, G, 1, Hg, 1)
+    states = t["states"]
+    hs = states.new_empty(bt, K, g, n, hg, p) if starts is None else starts
+    hs[:, 0] = h
+    for c in range(K - 1):
+        torch.addcmul(states[:, c], hs[:, c], dec[:, c], out=hs[:, c + 1])
+    h = torch.addcmul(states[:, K - 1], hs[:, K - 1], dec[:, K - 1])
+    # y = ea * (tril(C B^T) U + C (ec h_start))
+    hsc = torch.mul(hs, t["ec"][:, :, :, None, :, None]).view(bt, K, g, n, hg * p)
+    y = _bmm_into(t["y_in"], t["Cg"], hsc).view(bt, K, g, T, hg, p).mul_(t["ea"].transpose(-1, -2)[..., None])
+    return y.transpose(2, 3).reshape(bt, K * T, g, hg, p)[:, :lb], h
+
+
 def forward_block(
     x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, h: Tensor, chunk: int, starts: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
@@ -359,35 +404,94 @@ def forward_block(
     all heads of a group. Any strides. ``starts`` (Bt, K, G, N, Hg, P) receives the state at each chunk start.
 
     The in-chunk decays factor as exp(acum[t] - acum[s]) = ea[t] eb[s] (:func:`_factors`), so every product
-    is a matrix product over all heads of a group: y = ea * ([C B^T | C] @ [x dt eb ; h_start]) and the
+    is a matrix product over all heads of a group: y = ea * (tril(C B^T) (x dt eb) + C (ec h_start)) and the
     chunk's own end state B^T (x dt eb) q. Blocks whose chunks decay faster than the factors can represent
-    take :func:`_forward_block_exact`.
+    take :func:`_forward_block_exact`. Split as :func:`forward_local` + :func:`forward_state`.
 
     Returns y (Bt, Lb, G, Hg, P) and the state after the block (Bt, G, N, Hg, P).
     """
+    loc = forward_local(x, dt, A, B, C, chunk)
+    if loc is None:
+        return _forward_block_exact(x, dt, A, B, C, h, chunk, starts)
+    return forward_state(loc, h, starts)
+
+
+def backward_local(
+    x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, starts: Tensor, dy: Tensor, chunk: int,
+    y: Tensor | None = None,
+) -> _Local | None:
+    """The part of :func:`backward_block` that does not need the gradient of the block-end state: the
+    in-chunk term and the chunk-start readout. None when the block needs the exact path."""
+    T = chunk
     bt, lb, g, hg, p = x.shape
-    n, T = B.shape[-1], chunk
+    n = B.shape[-1]
     xn, dts, acum, Bg, Cg = _views(x, dt, A, B, C, T)
     if not _factored(acum):
-        return _forward_block_exact(x, dt, A, B, C, h, chunk, starts)
+        return None
+    if y is None:
+        y = forward_block(x, dt, A, B, C, starts[:, 0], chunk)[0]
     K = xn.shape[1]
+    if K * T != lb:
+        dy = F.pad(dy, (0, 0, 0, 0, 0, 0, 0, K * T - lb))
+        y = F.pad(y, (0, 0, 0, 0, 0, 0, 0, K * T - lb))
+    dy6 = dy.reshape(bt, K, T, g, hg, p).transpose(2, 3)  # (Bt, K, G, T, Hg, P) views
+    y6 = y.reshape(bt, K, T, g, hg, p).transpose(2, 3)
     ea, eb, ec, q, dec = _factors(acum)
-    U = _weighted(xn, dts * eb)  # (Bt, K, G, T, Hg, P) = x dt eb
-    # each chunk's own contribution to its end state, transposed: B^T (x dt exp(aend - acum))
-    states = torch.matmul(Bg.transpose(-1, -2), U.view(bt, K, g, T, hg * p)).view(bt, K, g, n, hg, p)
-    states.mul_(q[:, :, :, None, :, None])
-    dec = dec[:, :, :, None, :, None]  # (Bt, K, G, 1, Hg, 1)
-    hs = x.new_empty(bt, K, g, n, hg, p) if starts is None else starts
-    hs[:, 0] = h
-    for c in range(K - 1):
-        torch.addcmul(states[:, c], hs[:, c], dec[:, c], out=hs[:, c + 1])
-    h = torch.addcmul(states[:, K - 1], hs[:, K - 1], dec[:, K - 1])
-    del states
-    # y = ea * (tril(C B^T) U + C (ec h_start))
-    hsc = torch.mul(hs, ec[:, :, :, None, :, None]).view(bt, K, g, n, hg * p)
-    y = torch.matmul(_causal_cb(Cg, Bg), U.view(bt, K, g, T, hg * p))
-    y = _bmm_into(y, Cg, hsc).view(bt, K, g, T, hg, p).mul_(ea.transpose(-1, -2)[..., None])
-    return y.transpose(2, 3).reshape(bt, K * T, g, hg, p)[:, :lb], h
+    U2 = _weighted(xn, dts * eb).view(bt, K, g, T, hg * p)  # x dt eb
+    # -- y = ea * (CB U + C hsc), CB = tril(C B^T), hsc = ec h_start
+    dacum = (dy6 * y6).sum(-1).transpose(-1, -2)  # d ea * ea  (Bt, K, G, Hg, T)
+    dP = torch.mul(dy6, ea.transpose(-1, -2)[..., None]).view(bt, K, g, T, hg * p)
+    hsc = torch.mul(starts, ec[:, :, :, None, :, None]).view(bt, K, g, n, hg * p)
+    CB = _causal_cb(Cg, Bg)
+    dCB = torch.matmul(dP, U2.transpose(-1, -2)).tril_()  # (Bt, K, G, T, T)
+    dCg = _bmm_into(torch.matmul(dCB, Bg), dP, hsc.transpose(-1, -2))  # (Bt, K, G, T, N)
+    dBg = torch.matmul(dCB.transpose(-1, -2), Cg)
+    dU = torch.matmul(CB.transpose(-1, -2), dP)  # (Bt, K, G, T, Hg*P)
+    dstart = torch.matmul(Cg.transpose(-1, -2), dP).view(bt, K, g, n, hg, p).mul_(ec[:, :, :, None, :, None])
+    return _Local((bt, lb, g, hg, p, n, K, T), {
+        "xn": xn, "dts": dts, "A": A, "Bg": Bg, "eb": eb, "q": q, "dec": dec, "U2": U2, "starts": starts,
+        "dacum": dacum, "dCg": dCg, "dBg": dBg, "dU": dU, "dstart": dstart})
+
+
+def backward_state(loc: _Local, dh: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """The rest of :func:`backward_block` given dh, the gradient of the block-end state: the chunk-to-chunk
+    state passing backwards and each chunk's own end state. Returns dx, ddt, dA, dB, dC and the gradient of
+    the state before the block."""
+    bt, lb, g, hg, p, n, K, T = loc.shape
+    t = loc.tensors
+    dstart, dec, q, U2, Bg = t["dstart"], t["dec"], t["q"], t["U2"], t["Bg"]
+    dacum, dBg, dU = t["dacum"], t["dBg"], t["dU"]
+    # -- the chunk-to-chunk state passing, backwards: dend[c] = d loss / d state at the end of chunk c
+    dec6 = dec[:, :, :, None, :, None]  # (Bt, K, G, 1, Hg, 1)
+    dend = torch.empty_like(dstart)
+    dend[:, K - 1] = dh
+    for c in range(K - 1, 0, -1):
+        torch.addcmul(dstart[:, c], dend[:, c], dec6[:, c], out=dend[:, c - 1])
+    dh = torch.addcmul(dstart[:, 0], dend[:, 0], dec6[:, 0])
+    daend = (dend * t["starts"]).sum((3, 5)) * dec  # (Bt, K, G, Hg)
+    # -- each chunk's own end state B^T U q: dSq = d states * q
+    dSq = dend.mul_(q[:, :, :, None, :, None]).view(bt, K, g, n, hg * p)
+    Z = torch.matmul(Bg, dSq)  # (Bt, K, G, T, Hg*P): d U from the states
+    dBg = dBg + torch.matmul(U2, dSq.transpose(-1, -2))
+    del dend, dSq
+    UZ = (U2 * Z).view(bt, K, g, T, hg, p).sum(-1)  # (Bt, K, G, T, Hg)
+    daend += UZ.sum(3)  # d q * q
+    # -- U = x dt eb: d acum[s] -= sum_p dU U, dU = the in-chunk part + Z
+    dacum = dacum - (U2 * dU).view(bt, K, g, T, hg, p).sum(-1).add_(UZ).transpose(-1, -2)
+    dU = Z.add_(dU).view(bt, K, g, T, hg, p)
+    dacum[..., -1] += daend
+    xg = t["xn"].permute(0, 1, 3, 2, 4, 5)  # (Bt, K, G, T, Hg, P) view
+    dts, eb = t["dts"], t["eb"]
+    ddts = (dU * xg).sum(-1).transpose(-1, -2).mul_(eb)  # (Bt, K, G, Hg, T)
+    dxb = dU.mul_((dts * eb).transpose(-1, -2)[..., None])  # (Bt, K, G, T, Hg, P)
+    da = dacum.flip(-1).cumsum(-1).flip(-1)  # acum = cumsum(a): reverse cumulative sum
+    ddts += da * t["A"][:, :, None]
+    dA = (da * dts).sum((0, 1, 4))
+    # back to the sequence layouts, dropping the padding
+    return (dxb.transpose(2, 3).reshape(bt, K * T, g, hg, p)[:, :lb],
+            ddts.permute(0, 1, 4, 2, 3).reshape(bt, K * T, g, hg)[:, :lb], dA,
+            dBg.transpose(2, 3).reshape(bt, K * T, g, n)[:, :lb],
+            t["dCg"].transpose(2, 3).reshape(bt, K * T, g, n)[:, :lb], dh)
 
 
 def backward_block(
@@ -401,69 +505,12 @@ def backward_block(
 
     With c held fixed (it cancels from every product), acum enters through ea (d acum[t] += sum_p dy y),
     through eb in U = x dt eb (d acum[s] -= sum_p dU U), and through the chunk-end factors q and dec.
+    Split as :func:`backward_local` + :func:`backward_state`.
     """
-    T = chunk
-    bt, lb, g, hg, p = x.shape
-    n = B.shape[-1]
-    xn, dts, acum, Bg, Cg = _views(x, dt, A, B, C, T)
-    if not _factored(acum):
+    loc = backward_local(x, dt, A, B, C, starts, dy, chunk, y)
+    if loc is None:
         return _backward_block_exact(x, dt, A, B, C, starts, dy, dh, chunk)
-    if y is None:
-        y = forward_block(x, dt, A, B, C, starts[:, 0], chunk)[0]
-    K = xn.shape[1]
-    if K * T != lb:
-        dy = F.pad(dy, (0, 0, 0, 0, 0, 0, 0, K * T - lb))
-        y = F.pad(y, (0, 0, 0, 0, 0, 0, 0, K * T - lb))
-    dy6 = dy.reshape(bt, K, T, g, hg, p).transpose(2, 3)  # (Bt, K, G, T, Hg, P) views
-    y6 = y.reshape(bt, K, T, g, hg, p).transpose(2, 3)
-    ea, eb, ec, q, dec = _factors(acum)
-    eb_dt = dts * eb
-    U = _weighted(xn, eb_dt)  # (Bt, K, G, T, Hg, P)
-    U2 = U.view(bt, K, g, T, hg * p)
-    hs = starts  # (Bt, K, G, N, Hg, P)
-    # -- y = ea * (CB U + C hsc), CB = tril(C B^T), hsc = ec h_start
-    dacum = (dy6 * y6).sum(-1).transpose(-1, -2)  # d ea * ea  (Bt, K, G, Hg, T)
-    dP = torch.mul(dy6, ea.transpose(-1, -2)[..., None]).view(bt, K, g, T, hg * p)
-    hsc = torch.mul(hs, ec[:, :, :, None, :, None]).view(bt, K, g, n, hg * p)
-    CB = _causal_cb(Cg, Bg)
-    dCB = torch.matmul(dP, U2.transpose(-1, -2)).tril_()  # (Bt, K, G, T, T)
-    dCg = _bmm_into(torch.matmul(dCB, Bg), dP, hsc.transpose(-1, -2))  # (Bt, K, G, T, N)
-    dBg = torch.matmul(dCB.transpose(-1, -2), Cg)
-    dU = torch.matmul(CB.transpose(-1, -2), dP)  # (Bt, K, G, T, Hg*P)
-    dstart = torch.matmul(Cg.transpose(-1, -2), dP).view(bt, K, g, n, hg, p).mul_(ec[:, :, :, None, :, None])
-    del dP, hsc, CB, dCB
-    # -- the chunk-to-chunk state passing, backwards: dend[c] = d loss / d state at the end of chunk c
-    dec6 = dec[:, :, :, None, :, None]  # (Bt, K, G, 1, Hg, 1)
-    dend = torch.empty_like(dstart)
-    dend[:, K - 1] = dh
-    for c in range(K - 1, 0, -1):
-        torch.addcmul(dstart[:, c], dend[:, c], dec6[:, c], out=dend[:, c - 1])
-    dh = torch.addcmul(dstart[:, 0], dend[:, 0], dec6[:, 0])
-    daend = (dend * hs).sum((3, 5)) * dec  # (Bt, K, G, Hg)
-    del dstart
-    # -- each chunk's own end state B^T U q: dSq = d states * q
-    dSq = dend.mul_(q[:, :, :, None, :, None]).view(bt, K, g, n, hg * p)
-    Z = torch.matmul(Bg, dSq)  # (Bt, K, G, T, Hg*P): d U from the states
-    dBg += torch.matmul(U2, dSq.transpose(-1, -2))
-    del dend, dSq
-    UZ = (U2 * Z).view(bt, K, g, T, hg, p).sum(-1)  # (Bt, K, G, T, Hg)
-    daend += UZ.sum(3)  # d q * q
-    # -- U = x dt eb: d acum[s] -= sum_p dU U, dU = the in-chunk part + Z
-    dacum -= (U2 * dU).view(bt, K, g, T, hg, p).sum(-1).add_(UZ).transpose(-1, -2)
-    dU = Z.add_(dU).view(bt, K, g, T, hg, p)
-    dacum[..., -1] += daend
-    xg = xn.permute(0, 1, 3, 2, 4, 5)  # (Bt, K, G, T, Hg, P) view
-    ddts = (dU * xg).sum(-1).transpose(-1, -2).mul_(eb)  # (Bt, K, G, Hg, T)
-    dxb = dU.mul_(eb_dt.transpose(-1, -2)[..., None])  # (Bt, K, G, T, Hg, P)
-    del U, U2, Z, dU
-    da = dacum.flip(-1).cumsum(-1).flip(-1)  # acum = cumsum(a): reverse cumulative sum
-    ddts += da * A[:, :, None]
-    dA = (da * dts).sum((0, 1, 4))
-    # back to the sequence layouts, dropping the padding
-    return (dxb.transpose(2, 3).reshape(bt, K * T, g, hg, p)[:, :lb],
-            ddts.permute(0, 1, 4, 2, 3).reshape(bt, K * T, g, hg)[:, :lb], dA,
-            dBg.transpose(2, 3).reshape(bt, K * T, g, n)[:, :lb],
-            dCg.transpose(2, 3).reshape(bt, K * T, g, n)[:, :lb], dh)
+    return backward_state(loc, dh)
 
 
 def chunked_forward(

@@ -86,3 +86,25 @@ def test_bf16_autocast_close_to_reference():
     assert rel_err(dx_f, dx_r) < 2e-2
     for name in dp_r:
         assert rel_err(dp_f[name], dp_r[name]) < 2e-2, name
+
+
+def test_same_gradients_with_one_or_two_block_workers():
+    # the blocks' stages run on worker threads (genoseq.ops._pipeline) or inline; both run the same
+    # single-threaded ops and fold the parameter gradients in block order, so results are bitwise equal
+    from genoseq.ops._groups import set_group_threads
+
+    mixer = make_mixer(torch.float32)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(1, 100, 16, generator=g)
+    w = torch.randn(1, 100, 16, generator=g)
+    runs = []
+    try:
+        for workers in (1, 2):
+            set_group_threads(workers)
+            runs.append(grads(mixer, x, w, fused=True, block_len=16))
+    finally:
+        set_group_threads(None)
+    (y1, dx1, dp1), (y2, dx2, dp2) = runs
+    assert torch.equal(y1, y2) and torch.equal(dx1, dx2)
+    for name in dp1:
+        assert torch.equal(dp1[name], dp2[name]), name
