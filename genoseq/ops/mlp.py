@@ -83,8 +83,8 @@ class _MLP(torch.autograd.Function):
             w1m, b1m, w2m = w1.to(mdt), b1.to(mdt), w2.to(mdt)
             N = d2.shape[0]
             dx = torch.empty(N, D, dtype=ctx.xdt, device=d2.device)
-            parts: dict[int, list] = {}  # per worker thread: (dw1, db1, dw2, dln_w, dln_b) accumulators
-            shapes = (w1.shape, w1.shape[:1], w2.shape)
+            parts: dict[int, list] = {}  # per worker thread: (dw1, db1, dw2, db2, dln_w, dln_b) accumulators
+            shapes = (w1.shape, w1.shape[:1], w2.shape, w2.shape[:1])
             mask = [True, ln_w is not None, ln_b is not None]
 
             def job(sl: slice) -> None:
@@ -98,6 +98,7 @@ class _MLP(torch.autograd.Function):
                     xb = xs[sl]
                 hb, dmb = F.linear(xb, w1m, b1m), d2[sl].to(mdt)  # pre-activation, recomputed
                 mine[2] += torch.mm(dmb.t(), _act(hb, kind))
+                mine[3] += dmb.sum(0, dtype=acc)
                 dh = _act_backward(torch.mm(dmb, w2m), hb, kind)  # (n, H [*2])
                 mine[0] += torch.mm(dh.t(), xb)
                 mine[1] += dh.sum(0, dtype=acc)
@@ -105,7 +106,7 @@ class _MLP(torch.autograd.Function):
                 if norm is not None:
                     g, dlw, dlb = torch.ops.aten.native_layer_norm_backward(
                         dxb.to(xs.dtype), xs[sl], [D], mean[sl], rstd[sl], ln_w, ln_b, mask)
-                    for j, t in ((3, dlw), (4, dlb)):
+                    for j, t in ((4, dlw), (5, dlb)):
                         if t is not None:
                             mine[j] = t if mine[j] is None else mine[j] + t
                 else:
@@ -115,10 +116,9 @@ class _MLP(torch.autograd.Function):
                 dx[sl] = g
 
             map_groups(job, _blocks(N))
-            dw1, db1, dw2 = (sum(p[j] for p in parts.values()) for j in range(3))
-            dln_w = sum(p[3] for p in parts.values()) if mask[1] and norm is not None else None
-            dln_b = sum(p[4] for p in parts.values()) if mask[2] and norm is not None else None
-            db2 = d2.to(mdt).sum(0, dtype=acc)
+            dw1, db1, dw2, db2 = (sum(p[j] for p in parts.values()) for j in range(4))
+            dln_w = sum(p[4] for p in parts.values()) if mask[1] and norm is not None else None
+            dln_b = sum(p[5] for p in parts.values()) if mask[2] and norm is not None else None
         return (dx.view(ctx.shape), dln_w, dln_b, dw1.to(w1.dtype), db1.to(w1.dtype), dw2.to(w2.dtype),
                 db2.to(w2.dtype), None, None, None, None)
 
