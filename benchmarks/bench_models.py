@@ -10,6 +10,8 @@ Each case runs in a child process (2 threads, batch 1) and prints one JSON line:
 ``embed_long`` chunked prefill (mean-pooled hidden states, bounded memory) for lengths above --chunk.
 Peak RSS is the child's ``ru_maxrss``. ``tokens_per_cpu_s`` = tokens / process CPU seconds: on a machine
 shared with other processes (wall time inflated), an idle 2-thread run lands between this and twice it.
+The fused CPU ops (Hyena mixer, MLP, implicit filter) share their channel groups / position blocks among
+``--group-threads`` worker threads (default: as many as ``--threads``).
 
 Models: the presets plus benchmark shapes of about hyenadna-tiny's size (~0.44M parameters):
 ``bench-mamba`` (4 x M, d 128), ``bench-mamba2`` (4 x S, d 128), ``bench-hybrid`` (H S M H, d 128; no
@@ -108,6 +110,8 @@ def main() -> None:
     p.add_argument("--checkpointing", default="none", choices=["none", "mlp", "block"],
                    help="activation checkpointing for training cases")
     p.add_argument("--timeout", type=int, default=900, help="seconds per case")
+    p.add_argument("--group-threads", type=int, default=None,
+                   help="worker threads of the fused CPU ops (GENOSEQ_GROUP_THREADS; default: --threads)")
     p.add_argument("--omp-passive", action="store_true",
                    help="OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning (use on a shared "
                         "machine, where spinning threads burn the CPU time other processes need)")
@@ -119,6 +123,8 @@ def main() -> None:
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     if args.omp_passive:
         env["OMP_WAIT_POLICY"] = "PASSIVE"
+    if args.group_threads:
+        env["GENOSEQ_GROUP_THREADS"] = str(args.group_threads)
     for mode in args.modes.split(","):
         lengths = [int(x) for x in args.lengths.split(",")] if args.lengths else default_lengths[mode]
         for model in args.models.split(","):
