@@ -4,8 +4,10 @@ A channel group's ops are small (a few channels x L) and PyTorch's CPU FFT is si
 splitting each small op over OpenMP threads costs a barrier per op, and on a machine shared with other
 processes every barrier can wait for a preempted thread. So groups run whole on worker threads, one
 intra-op thread each (torch releases the GIL inside ops). Workers: ``set_group_threads(n)``, else
-``GENOSEQ_GROUP_THREADS``, else ``torch.get_num_threads()``. With 1 the groups run in the caller, also
-single-threaded. Results are identical either way: each group writes only its own channels.
+``GENOSEQ_GROUP_THREADS``, else ``torch.get_num_threads()``. With 1 worker, or for short inputs (fewer
+than ``PARALLEL_MIN_POSITIONS`` positions, where handing jobs to threads costs more than it saves and idle
+OpenMP threads spinning between regions steal the workers' cores), the jobs run in the caller with its
+usual intra-op threads. Results are identical either way: each group writes only its own channels.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
+PARALLEL_MIN_POSITIONS = 8192
 _threads: int | None = None
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
@@ -60,22 +63,20 @@ def _get_pool(n: int) -> ThreadPoolExecutor:
         return _pool
 
 
-def map_groups(fn: Callable, groups: Sequence) -> None:
+def map_groups(fn: Callable, groups: Sequence, positions: int | None = None) -> None:
     """Call ``fn(group)`` for every group, in the caller or shared among the worker threads.
+
+    ``positions``: the sequence positions the whole call covers (batch x length); below
+    PARALLEL_MIN_POSITIONS the groups run in the caller.
 
     Jobs run without autograd recording and without autocast (worker threads start with both off); when the
     caller is in inference mode, so are the workers (tensors made there are inference tensors)."""
     threads = get_group_threads()
     n = min(threads, len(groups))
-    if n <= 1:
-        keep = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with torch.no_grad():
-                for g in groups:
-                    fn(g)
-        finally:
-            torch.set_num_threads(keep)
+    if n <= 1 or (positions is not None and positions < PARALLEL_MIN_POSITIONS):
+        with torch.no_grad():
+            for g in groups:
+                fn(g)
         return
     it = iter(groups)
     it_lock = threading.Lock()

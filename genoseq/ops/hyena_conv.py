@@ -166,7 +166,7 @@ def _backward_group(ws: _Workspace, sl: slice, u, in_b, conv_w, conv_b, k, skip,
 
 def _run(fn, D: int, B: int, L: int, n: int, cdt: torch.dtype) -> None:
     groups = _group_slices(D, B, n)
-    map_groups(lambda sl: fn(_workspace(B, sl.stop - sl.start, L, n, cdt), sl), groups)
+    map_groups(lambda sl: fn(_workspace(B, sl.stop - sl.start, L, n, cdt), sl), groups, B * L)
 
 
 def _in_proj(x: Tensor, w: Tensor) -> Tensor:
@@ -373,6 +373,6 @@ def hyena_order2_chunk(x: Tensor, in_w: Tensor, in_b: Tensor, conv_w: Tensor, co
             torch.mul(ws.Z[..., T - Lc : T], C[:, 0], out=y[:, sl])
             new_hist[:, sl] = P[..., T - new_hist.shape[-1] : T]
 
-        map_groups(fn, _group_slices(D, B, n))
+        map_groups(fn, _group_slices(D, B, n), B * Lc)
         out = _out_proj(y, out_w.to(mdt), out_b.to(mdt))
     return out, new_conv, new_hist

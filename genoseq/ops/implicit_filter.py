@@ -48,7 +48,7 @@ class _ImplicitFilter(torch.autograd.Function):
             a3 = torch.sin(torch.addmm(b3, a2, W3.t()))
             torch.mul(torch.mm(W4 * scale(lo).to(pdt)[:, None], a3.t()), E[:, : hi - lo], out=k[:, lo:hi])
 
-        map_groups(job, range(0, m, _PIECE))
+        map_groups(job, range(0, m, _PIECE), m)
         ctx.save_for_backward(W1, b1, W2, b2, W3, b3, W4, deltas, bands)
         ctx.m, ctx.max_len, ctx.pos_dim, ctx.dtype = m, max_len, pos_dim, dtype
         return k
@@ -88,7 +88,7 @@ class _ImplicitFilter(torch.autograd.Function):
             dW1.addmm_(dp.t(), z)
             db1 += dp.sum(0)
 
-        map_groups(job, range(0, m, _PIECE))
+        map_groups(job, range(0, m, _PIECE), m)
         grads = [sum(p[j] for p in parts.values()) for j in range(7)]
         return (*grads, None, None, None, None, None, None)
 

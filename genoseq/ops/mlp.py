@@ -65,7 +65,7 @@ class _MLP(torch.autograd.Function):
                 else:
                     out[sl] = o
 
-            map_groups(job, _blocks(N))
+            map_groups(job, _blocks(N), N)
         mean, rstd = stats if stats is not None else (None, None)
         ctx.save_for_backward(x2 if norm is not None else xm, mean, rstd, ln_w, ln_b, w1, b1, w2)
         ctx.kind, ctx.mdt, ctx.shape, ctx.xdt, ctx.eps, ctx.residual = kind, mdt, shape, x.dtype, eps, residual
@@ -115,7 +115,7 @@ class _MLP(torch.autograd.Function):
                     g += d2[sl]
                 dx[sl] = g
 
-            map_groups(job, _blocks(N))
+            map_groups(job, _blocks(N), N)
             dw1, db1, dw2, db2 = (sum(p[j] for p in parts.values()) for j in range(4))
             dln_w = sum(p[4] for p in parts.values()) if mask[1] and norm is not None else None
             dln_b = sum(p[5] for p in parts.values()) if mask[2] and norm is not None else None
@@ -161,5 +161,5 @@ def _mlp_inference(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, ki
             else:
                 out[sl] = o
 
-        map_groups(job, _blocks(x2.shape[0]))
+        map_groups(job, _blocks(x2.shape[0]), x2.shape[0])
     return out.view(*x.shape[:-1], w2.shape[0])

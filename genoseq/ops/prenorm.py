@@ -50,7 +50,7 @@ def normalize(h: Tensor, norm: Norm, dtype: torch.dtype, with_stats: bool) -> tu
     out = torch.empty(N, h.shape[1], dtype=dtype, device=h.device)
     stats = (torch.empty(N, 1, dtype=h.dtype, device=h.device),
              torch.empty(N, 1, dtype=h.dtype, device=h.device)) if with_stats else None
-    map_groups(lambda sl: norm_rows(h, sl, norm, out, stats), blocks(N))
+    map_groups(lambda sl: norm_rows(h, sl, norm, out, stats), blocks(N), N)
     return out, *(stats if stats is not None else (None, None))
 
 
@@ -78,7 +78,7 @@ def norm_backward(dxn: Tensor, h: Tensor, mean: Tensor, rstd: Tensor, norm: Norm
             if db is not None:
                 mine[1] += db
 
-    map_groups(job, blocks(N))
+    map_groups(job, blocks(N), N)
     dw = sum(p[0] for p in parts.values()) if mask[1] else None
     db = sum(p[1] for p in parts.values()) if mask[2] else None
     return dh, dw, db

@@ -35,6 +35,7 @@ def _reference(blk: Block, h: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize(("B", "L"), [(1, 13), (2, 7)])
 def test_fused_block_matches_reference(kind, B, L, threads, monkeypatch):
     monkeypatch.setattr(_groups, "_threads", threads)
+    monkeypatch.setattr(_groups, "PARALLEL_MIN_POSITIONS", 0)  # tiny inputs still go to the workers
     monkeypatch.setattr(prenorm, "BLOCK", 4)  # several normalisation blocks
     monkeypatch.setattr(mlp_ops, "_BLOCK", 5)
     blk = _block(kind)

@@ -10,21 +10,26 @@ import torch
 from genoseq.ops import _groups
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3])
-def test_map_groups_runs_every_group_once(threads, monkeypatch):
+@pytest.mark.parametrize(("threads", "positions"), [(1, None), (2, None), (3, None), (2, 100)])
+def test_map_groups_runs_every_group_once(threads, positions, monkeypatch):
     monkeypatch.setattr(_groups, "_threads", threads)
     seen, lock = [], threading.Lock()
 
     def job(g):
         assert not torch.is_grad_enabled()
         with lock:
-            seen.append((g, torch.get_num_threads()))
+            seen.append((g, threading.get_ident(), torch.get_num_threads()))
 
     keep = torch.get_num_threads()
     with torch.enable_grad():
-        _groups.map_groups(job, list(range(7)))
-    assert sorted(g for g, _ in seen) == list(range(7))
-    assert all(n == 1 for _, n in seen)  # each job's ops run single-threaded
+        _groups.map_groups(job, list(range(7)), positions)
+    assert sorted(g for g, _, _ in seen) == list(range(7))
+    in_caller = threads == 1 or positions is not None  # 100 positions < PARALLEL_MIN_POSITIONS
+    if in_caller:
+        assert {t for _, t, _ in seen} == {threading.get_ident()}
+    else:
+        assert threading.get_ident() not in {t for _, t, _ in seen}
+        assert all(n == 1 for _, _, n in seen)  # worker ops run single-threaded
     assert torch.get_num_threads() == keep
 
 
