@@ -26,6 +26,15 @@ _pool_size = 0
 _lock = threading.Lock()
 
 
+def _forget_pool_in_child() -> None:
+    """A forked child has none of the parent's threads: make it start its own pool."""
+    global _pool, _pool_size, _lock
+    _pool, _pool_size, _lock = None, 0, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
 def set_group_threads(n: int | None) -> None:
     """Worker threads for channel-group jobs (1 = serial in the caller; None = the default)."""
     global _threads

@@ -64,3 +64,26 @@ def test_workers_follow_inference_mode(monkeypatch):
 
         _groups.map_groups(job, list(range(4)))
     assert out.tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_forked_child_runs_jobs_on_its_own_pool(monkeypatch):
+    import multiprocessing as mp
+
+    monkeypatch.setattr(_groups, "_threads", 2)
+    _groups.map_groups(lambda g: None, [0, 1])  # the parent's pool exists
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        assert pool.apply_async(_child_job).get(timeout=60) == [0, 1, 2, 3]
+
+
+def _child_job():
+    out = []
+    lock = threading.Lock()
+
+    def job(g):
+        with lock:
+            out.append(g)
+
+    _groups.set_group_threads(2)
+    _groups.map_groups(job, [0, 1, 2, 3])
+    return sorted(out)
