@@ -317,12 +317,8 @@ def run_pretrain(recipe: Recipe, out: Path, resume: bool = False, command: str |
     results = {
         "kind": "pretrain",
         "objective": objective,
-        "steps": int(trainer.global_step),
-        "tokens_per_second": round(_throughput(trainer), 1),
-        "nonfinite_steps_skipped": guard.total,
-        "best": {"metric": monitor[0], "value": _metric_value(_best_scores(trainer), monitor[0])},
+        **run_summary(trainer, guard, monitor[0], t0),
         "test": test,
-        "wall_seconds": round(time.perf_counter() - t0, 1),
     }
     return _finish(trainer, out, results, best, monitor[0], f"pretrain ({objective})")
 
@@ -418,10 +414,7 @@ def run_self_pretrain(recipe: Recipe, task_splits: dict[str, Any], out: Path, re
     _fit(trainer, module, data, ckpt, guard)
     best = _export_best(trainer, module, out)
     results = {
-        "kind": "self-pretrain", "objective": objective, "steps": int(trainer.global_step),
-        "tokens_per_second": round(_throughput(trainer), 1), "nonfinite_steps_skipped": guard.total,
-        "best": {"metric": monitor[0], "value": _metric_value(_best_scores(trainer), monitor[0])},
-        "wall_seconds": round(time.perf_counter() - t0, 1),
+        "kind": "self-pretrain", "objective": objective, **run_summary(trainer, guard, monitor[0], t0),
     }
     return _finish(trainer, out, results, best, monitor[0], f"self-pretraining ({objective})")
 
@@ -521,18 +514,31 @@ def run_finetune(recipe: Recipe, out: Path, resume: bool = False, command: str |
         "task_kind": task.kind,
         "objective": objective,
         "n_train": len(splits["train"]), "n_dev": len(splits["dev"]), "n_test": len(splits["test"]),
-        "steps": int(trainer.global_step),
-        "tokens_per_second": round(_throughput(trainer), 1),
-        "nonfinite_steps_skipped": guard.total,
-        "best": {"metric": monitor[0], "value": _metric_value(_best_scores(trainer), monitor[0])},
+        **run_summary(trainer, guard, monitor[0], t0),
         "test": test,
         "init_from": init_from,
         "notes": notes,
+    }
+    return finish_finetune(trainer, out, results, best, monitor[0], stage_out, f"fine-tune {task.name} ({objective})")
+
+
+def run_summary(trainer: Any, guard: Any, metric: str, t0: float) -> dict[str, Any]:
+    """The results.json fields every run reports: steps, tokens/s, skipped steps, best metric, wall time."""
+    return {
+        "steps": int(trainer.global_step),
+        "tokens_per_second": round(_throughput(trainer), 1),
+        "nonfinite_steps_skipped": guard.total,
+        "best": {"metric": metric, "value": _metric_value(_best_scores(trainer), metric)},
         "wall_seconds": round(time.perf_counter() - t0, 1),
     }
+
+
+def finish_finetune(trainer: Any, out: Path, results: dict[str, Any], best: Any, metric: str,
+                    stage_out: Path | None, label: str) -> RunResult:
+    """Record the pretraining stage's directory (if any) and finish a fine-tuning run."""
     if stage_out is not None:
         results["pretrain_stage"] = str(stage_out)
-    return _finish(trainer, out, results, best, monitor[0], f"fine-tune {task.name} ({objective})")
+    return _finish(trainer, out, results, best, metric, label)
 
 
 def _world_size_hint(recipe: Recipe) -> int:

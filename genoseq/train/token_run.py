@@ -130,15 +130,10 @@ def run_token_finetune(recipe: Recipe, out: Path, resume: bool = False, command:
         "bases": {name: labels.counts(regions) for name, regions in splits.items() if regions},
         "n_train": n_train, "n_dev": len(data.sets["valid"]), "n_test": len(data.sets["test"]),
         "seq_len": d.seq_len,
-        "steps": int(trainer.global_step),
-        "tokens_per_second": round(run._throughput(trainer), 1),
-        "nonfinite_steps_skipped": guard.total,
-        "best": {"metric": monitor[0], "value": run._metric_value(run._best_scores(trainer), monitor[0])},
+        **run.run_summary(trainer, guard, monitor[0], t0),
         "test": test,
         "init_from": init_from,
         "notes": notes,
-        "wall_seconds": round(time.perf_counter() - t0, 1),
     }
-    if stage_out is not None:
-        results["pretrain_stage"] = str(stage_out)
-    return run._finish(trainer, out, results, best, monitor[0], f"fine-tune {results['task']} ({objective})")
+    return run.finish_finetune(trainer, out, results, best, monitor[0], stage_out,
+                               f"fine-tune {results['task']} ({objective})")
