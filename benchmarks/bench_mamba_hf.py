@@ -14,9 +14,10 @@ genoseq's weights copied into the HF model both give the same hidden states (max
 Timing: each (model, L, dtype) case runs in a fresh child process (2 threads, batch 1); a training step =
 forward + backward of the next-token loss (cross entropy of logits[:-1] vs ids[1:]), under
 ``torch.autocast("cpu", bfloat16)`` for bf16, with the default OpenMP wait policy (``--omp-passive`` sets
-OMP_WAIT_POLICY=PASSIVE). The child times ``--repeats`` steps after one warm-up step and
-reports the best wall time, its process CPU seconds and the peak RSS (``ru_maxrss``). The two models
-alternate (genoseq, HF, genoseq, HF ... for ``--rounds``) so that load from other processes hits both alike.
+OMP_WAIT_POLICY=PASSIVE). After one warm-up step the child times ``--repeats`` steps (x 8192 / L for
+L < 8192, at most 16) and reports the best wall time, its process CPU seconds and the peak RSS
+(``ru_maxrss``). The two models alternate (genoseq, HF, genoseq, HF ... for ``--rounds``) so that load from
+other processes hits both alike.
 JSON lines: one per case, then one "ratio" line per (L, dtype) with genoseq / transformers for tokens per
 wall second and tokens per CPU second (the fairer figure on a shared machine), and the load average.
 """
@@ -146,7 +147,8 @@ def child(args: argparse.Namespace) -> dict:
         model.zero_grad(set_to_none=True)
 
     best = None
-    for i in range(args.repeats + 1):  # the first run warms up caches and the allocator
+    repeats = min(16, args.repeats * max(1, 8192 // L))  # short sequences: more steps (each is quick and noisy)
+    for i in range(repeats + 1):  # the first run warms up caches and the allocator
         t0, c0 = time.perf_counter(), time.process_time()
         step()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0

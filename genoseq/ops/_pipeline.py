@@ -61,7 +61,7 @@ def run_blocks(
     (``first`` at most ``lookahead`` blocks ahead of ``chain``); ``chain`` calls never overlap; ``fold``
     calls run one at a time in order of i (accumulate into shared tensors there: the sums come out the same
     for any number of workers). Jobs run without autograd recording, their ops single-threaded."""
-    workers = min(get_group_threads(), max(n, 1))
+    workers = min(get_group_threads(), n // 2)  # a few blocks: the hand-offs would cost more than they save
     if workers <= 1:
         keep = torch.get_num_threads()
         torch.set_num_threads(1)  # the same single-threaded ops as the workers run: identical results
