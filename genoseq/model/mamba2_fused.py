@@ -99,12 +99,13 @@ class _FusedMamba2(torch.autograd.Function):
         cdt = torch.float64 if u.dtype == torch.float64 else torch.float32
         hg, K = H // G, conv_w.shape[1]
         with torch.autocast(u.device.type, enabled=False):
-            zx = F.linear(u.to(mm), w_in.to(mm))  # (B, L, E + CD + H), kept for backward
-            w_c, b_c, nw = conv_w.to(cdt), conv_b.to(cdt), norm_w.to(cdt)
+            u_mm, w_i = u.to(mm), w_in.to(mm).t()  # (B, L, D), (D, E + CD + H)
+            zx = u.new_empty(bsz, L, E + CD + H, dtype=mm)  # in_proj output, filled block by block, kept
+            w_c, b_c, nw, bias = conv_w.to(cdt), conv_b.to(cdt), norm_w.to(cdt), dt_bias.to(cdt)
             Dc = D.to(cdt).repeat_interleave(P)  # (E,) per channel
             A = -torch.exp(A_log.to(cdt)).view(G, hg)
             w_o = w_out.to(mm).t()  # (E, D)
-            dt_all = F.softplus(zx[..., E + CD :].to(cdt) + dt_bias.to(cdt))  # (B, L, H)
+            dt_all = u.new_empty(bsz, L, H, dtype=cdt)
             y_all = u.new_empty(bsz, L, E, dtype=cdt)  # SSD output + D x, kept for backward
             r_all = u.new_empty(bsz, L, 1, dtype=cdt)  # RMSNorm factor
             out = u.new_empty(bsz, L, dm, dtype=mm)
@@ -112,11 +113,16 @@ class _FusedMamba2(torch.autograd.Function):
             bounds = [(s0, min(L, s0 + blk)) for s0 in range(0, L, blk)]
             carry = {"h": u.new_zeros(bsz, G, N, hg, P, dtype=cdt)}
 
-            def first(i):  # conv, SiLU and the SSD's state-independent part
+            def first(i):  # in_proj (with the conv's K-1 rows of history), conv, SiLU, the SSD's local part
                 s0, s1 = bounds[i]
-                _, xbc, _ = _in_proj_block(zx, s0, s1, dims, K, cdt)
+                lo = max(0, s0 - (K - 1))
+                zx_b = _mm(u_mm[:, lo:s1], w_i)  # (B, s1 - lo, E + CD + H)
+                zx[:, s0:s1] = zx_b[:, s0 - lo :]
+                _, xbc, dtr = _in_proj_block(zx_b, s0 - lo, s1 - lo, dims, K, cdt)
                 a = F.silu(_conv(xbc, w_c, b_c))  # (B, lb, CD)
-                views = _ssd_views(a, dt_all[:, s0:s1], dims)
+                dt = F.softplus(dtr.to(cdt) + bias)  # (B, lb, H)
+                dt_all[:, s0:s1] = dt
+                views = _ssd_views(a, dt, dims)
                 return a, views, forward_local(*views[:2], A, *views[2:], T)
 
             def chain(i, r):  # the state through the block's chunks and its readout
