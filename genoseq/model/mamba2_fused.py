@@ -7,13 +7,15 @@ Same map as ``Mamba2Mixer._mix`` from a zero state (see genoseq/model/mamba2.py)
     y = ssd(x, softplus(dt + dt_bias), -exp(A_log), B, C) + D x
     out = out_proj(RMSNorm(y * silu(z)) * norm_weight)
 
-Everything after in_proj runs block by block along the sequence (blocks of whole SSD chunks, the state
-carried from block to block), so the elementwise temporaries are block-sized: they stay in cache and never
-reach the size where the C allocator maps fresh pages for each one (page faults cost more than the
-arithmetic). Forward keeps the in_proj output, y, the RMS factor, dt and the SSD chunk-start states;
-backward walks the blocks in reverse, rebuilds the conv activation, and accumulates the parameter
-gradients block by block. Elementwise work runs in float32 (float64 for float64 inputs); the two projections
-run in the autocast dtype under ``torch.autocast`` (as nn.Linear would), otherwise in the input's dtype.
+Everything runs block by block along the sequence (blocks of whole SSD chunks, the state carried from block
+to block), so the elementwise temporaries are block-sized: they stay in cache and never reach the size where
+the C allocator maps fresh pages for each one (page faults cost more than the arithmetic). Each block's work
+is split into a state-independent stage, an in-order stage (the SSD state passing; the conv's halo in
+backward) and an independent tail, run on worker threads by genoseq.ops._pipeline. Forward keeps the
+in_proj output, y, the RMS factor, dt and the SSD chunk-start states; backward walks the blocks in reverse,
+rebuilds the conv activation, and accumulates the parameter gradients block by block. Elementwise work and
+the SSD run in float32 (float64 for float64 inputs); the two projections run in the autocast dtype under
+``torch.autocast`` (as nn.Linear would), otherwise in the input's dtype.
 Used for CPU training steps (see ``Mamba2Mixer.forward``).
 """
 
