@@ -21,18 +21,43 @@ import torch
 
 PARALLEL_MIN_POSITIONS = 8192
 _threads: int | None = None
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
-_lock = threading.Lock()
+class WorkerPool:
+    """A lazily made pool of n threads whose torch ops run single-threaded (the caller's count is kept).
+
+    Made again when asked for another size, and forgotten in a forked child (which has none of the
+    parent's threads: jobs sent to the inherited pool would wait forever).
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._forget()
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, n: int) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None or self._size != n:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=True)
+                keep = torch.get_num_threads()
+                barrier = threading.Barrier(n)
+
+                def init() -> None:
+                    torch.get_num_threads()  # torch sets a thread's count lazily, at its first query: do it first
+                    torch.set_num_threads(1)
+
+                pool = ThreadPoolExecutor(n, thread_name_prefix=self.name, initializer=init)
+                list(pool.map(lambda _: barrier.wait(), range(n)))  # start every worker now
+                torch.set_num_threads(keep)  # the initializer's setting must not leak into the caller
+                self._pool, self._size = pool, n
+            return self._pool
 
 
-def _forget_pool_in_child() -> None:
-    """A forked child has none of the parent's threads: make it start its own pool."""
-    global _pool, _pool_size, _lock
-    _pool, _pool_size, _lock = None, 0, threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_pool_in_child)
+_groups_pool = WorkerPool("genoseq-groups")
 
 
 def set_group_threads(n: int | None) -> None:
@@ -52,24 +77,8 @@ def get_group_threads() -> int:
 
 
 def _get_pool(n: int) -> ThreadPoolExecutor:
-    """A pool of n threads whose torch ops run single-threaded (the caller's thread count is kept)."""
-    global _pool, _pool_size
-    with _lock:
-        if _pool is None or _pool_size != n:
-            if _pool is not None:
-                _pool.shutdown(wait=True)
-            keep = torch.get_num_threads()
-            barrier = threading.Barrier(n)
-
-            def init() -> None:
-                torch.get_num_threads()  # torch sets a thread's count lazily, at its first query: do it first
-                torch.set_num_threads(1)
-
-            pool = ThreadPoolExecutor(n, thread_name_prefix="genoseq-groups", initializer=init)
-            list(pool.map(lambda _: barrier.wait(), range(n)))  # start every worker now
-            torch.set_num_threads(keep)  # the initializer's setting must not leak into the caller
-            _pool, _pool_size = pool, n
-        return _pool
+    """The group workers' pool of n threads."""
+    return _groups_pool.get(n)
 
 
 def map_groups(fn: Callable, groups: Sequence, positions: int | None = None) -> None:

@@ -20,32 +20,14 @@ from typing import Any
 
 import torch
 
-from genoseq.ops._groups import get_group_threads
+from genoseq.ops._groups import WorkerPool, get_group_threads
 
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
-_pool_lock = threading.Lock()
+_blocks_pool = WorkerPool("genoseq-blocks")  # apart from the group workers': a stage may call map_groups
 
 
 def _get_pool(n: int) -> ThreadPoolExecutor:
-    """A pool of n threads whose torch ops run single-threaded (the caller's thread count is kept)."""
-    global _pool, _pool_size
-    with _pool_lock:
-        if _pool is None or _pool_size != n:
-            if _pool is not None:
-                _pool.shutdown(wait=True)
-            keep = torch.get_num_threads()
-            barrier = threading.Barrier(n)
-
-            def init() -> None:
-                torch.get_num_threads()  # torch sets a thread's count lazily, at its first query: do it first
-                torch.set_num_threads(1)
-
-            pool = ThreadPoolExecutor(n, thread_name_prefix="genoseq-blocks", initializer=init)
-            list(pool.map(lambda _: barrier.wait(), range(n)))  # start every worker now
-            torch.set_num_threads(keep)
-            _pool, _pool_size = pool, n
-        return _pool
+    """The pipeline workers' pool of n threads."""
+    return _blocks_pool.get(n)
 
 
 def run_blocks(
