@@ -27,12 +27,8 @@ def rel_rmse(got, ref) -> float:
     """||got - ref|| / ||ref||; where the exact gradient is zero (dA at L = 1 with no initial state), the
     error is taken relative to sqrt(numel) instead, so fp32 rounding residue (~1e-7) does not read as 1e23."""
     ref = ref.double()
-    scale = ref.norm() if ref.norm() > 0 else torch_sqrt(ref.numel())
+    scale = ref.norm() if ref.norm() > 0 else ref.numel() ** 0.5
     return ((got.double() - ref).norm() / scale).item()
-
-
-def torch_sqrt(n: int) -> float:
-    return float(n) ** 0.5
 
 
 def report(check: str, shape: str, dtype: str, tensor: str, err: float, tol: float) -> None:
