@@ -1,0 +1,1 @@
+"""Evaluation harness: benchmark suites, baselines, published numbers side by side (``genoseq evaluate``)."""
