@@ -11,6 +11,7 @@ import typer
 from genoseq import __version__
 from genoseq.cli import data as data_cli
 from genoseq.cli import doctor as doctor_cli
+from genoseq.cli import evaluate as evaluate_cli
 from genoseq.cli import infer as infer_cli
 from genoseq.cli import train as train_cli
 
@@ -40,6 +41,7 @@ doctor_cli.register(app)
 train_cli.register(app)
 infer_cli.register(app)
 app.add_typer(data_cli.app, name="data")
+evaluate_cli.register(app)
 
 
 def main() -> None:

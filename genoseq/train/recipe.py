@@ -61,6 +61,8 @@ class DataSection:
     rc_augment: bool = _f(True, doc="reverse-complement each training example with probability 1/2")
     task: str | None = _f(None, doc="task directory with train/dev/test CSVs, or bundled:NAME (fine-tuning)")
     max_len: int | None = _f(None, lo=1, doc="truncate/pad task sequences to this length")
+    dev_seed: int | None = _f(None, lo=0, doc="seed of the 10% dev hold-out of a task without a dev "
+                              "split (default: trainer.seed)")
     batch_size: int = _f(32, lo=1, doc="examples per batch per device")
     num_workers: int = _f(0, lo=0, doc="DataLoader worker processes")
     labels_bed: str | None = _f(None, doc="BED of labelled intervals on data.fasta: per-base targets (token tasks)")

@@ -444,7 +444,7 @@ def run_finetune(recipe: Recipe, out: Path, resume: bool = False, command: str |
     tr, trn = recipe.train, recipe.trainer
     ckpt = prepare_out(recipe, out, resume, command)
     task = read_task(task_path)
-    splits, notes = ensure_dev_split(task, seed=trn.seed)
+    splits, notes = ensure_dev_split(task, seed=trn.seed if d.dev_seed is None else d.dev_seed)
     objective = task_objective(task.kind) if tr.objective == "auto" else tr.objective
     if objective != task_objective(task.kind):
         raise ConfigError(f"train.objective {objective!r} does not fit task {task.name!r} of kind {task.kind!r} "
