@@ -108,10 +108,7 @@ def report(
 
 def register(root: typer.Typer) -> None:
     """Add ``genoseq evaluate ...`` to the root app."""
-    try:
-        from genoseq.cli import evaluate_variants
-    except ImportError:  # pragma: no cover - the variants command ships in its own module
-        evaluate_variants = None
-    if evaluate_variants is not None:
-        evaluate_variants.register(app)
+    from genoseq.cli import evaluate_variants
+
+    evaluate_variants.register(app)
     root.add_typer(app, name="evaluate")

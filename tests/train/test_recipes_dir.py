@@ -32,7 +32,8 @@ def test_recipe_validates_and_names_its_command(path: Path):
     assert first.startswith("# genoseq "), first
     if path.name != "demo.yaml":
         assert f"recipes/{path.relative_to(RECIPES)}" in first
-    if path.name != "demo.yaml" and not (recipe.data.task or "").startswith("bundled:"):
+    bundled = any((v or "").startswith("bundled:") for v in (recipe.data.task, recipe.data.fasta))
+    if path.name != "demo.yaml" and not bundled:
         assert recipe.data.manifest, "recipes that need downloaded data name their manifest"
 
 
