@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import typer
 from sklearn.metrics import average_precision_score, roc_auc_score
 from typer.testing import CliRunner
 
@@ -21,6 +20,17 @@ from genoseq.infer.variants import score_variants
 WINDOW = 64
 N_SNV = 30
 runner = CliRunner()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: the tiny model gains nothing from two, and two threads on a busy machine are 10x slower."""
+    import torch
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
 
 
 @pytest.fixture(scope="module")
@@ -87,16 +97,10 @@ def write_table(path: Path, variants, labels, sep: str = "\t", header=("chrom", 
 
 
 def cli(*args: str):
-    from genoseq.cli.evaluate_variants import register
+    """``genoseq evaluate variants ARGS`` through the real command line app."""
+    from genoseq.cli import app
 
-    app = typer.Typer()
-    register(app)
-
-    @app.callback()
-    def _root() -> None:  # a callback keeps `variants` a named subcommand
-        pass
-
-    return runner.invoke(app, ["variants", *args])
+    return runner.invoke(app, ["evaluate", "variants", *args])
 
 
 def cli_args(model_dir, table, out, *extra):
@@ -243,3 +247,16 @@ def test_bad_table_and_options(tmp_path, model, genome, variants):
         run_variant_benchmark(model, genome, table, "label", window=WINDOW, score_column="emb_l2")
     with pytest.raises(ConfigError, match="--positive-is 'down'"):
         run_variant_benchmark(model, genome, table, "label", window=WINDOW, positive_is="down")
+
+
+def test_embedding_method_defaults(tmp_path, model, genome, variants):
+    """method embedding: emb_l2 by default, a larger distance points at label 1 (no negation)."""
+    labels = np.random.default_rng(3).integers(0, 2, len(variants))
+    table = write_table(tmp_path / "v.tsv", variants, labels.tolist())
+    l2 = np.array(score_variants(model, genome, variants, method="embedding", window=WINDOW)["emb_l2"], dtype=float)
+    m = run_variant_benchmark(model, genome, table, "label", method="embedding", window=WINDOW).metrics
+    assert (m["score_column"], m["positive_is"], m["score_sign"]) == ("emb_l2", "high", 1)
+    assert m["auroc"] == roc_auc_score(labels[:N_SNV], l2[:N_SNV])
+    cos = run_variant_benchmark(model, genome, table, "label", method="embedding", window=WINDOW,
+                                score_column="emb_cosine").metrics
+    assert cos["positive_is"] == "low" and cos["direction"].startswith("metrics use -emb_cosine")
