@@ -62,10 +62,14 @@ def register(app: typer.Typer) -> None:
         r = result.metrics
         skipped = ", ".join(f"{k} {v}" for k, v in r["skipped"].items()) or "none"
         typer.echo(f"{r['n_scored']} of {r['n']} variants in the metrics; left out: {skipped}")
-        messages = [row[result.columns.index("message")] for row, used in zip(result.rows, result.used, strict=True)
-                    if not used and row[result.columns.index("message")]]
+        col = result.columns.index("message")
+        messages = [f"{table}, line {line}: {row[col]}"
+                    for row, used, line in zip(result.rows, result.used, result.lines, strict=True)
+                    if not used and row[col]]
         for msg in messages[:3]:
-            typer.echo(f"  e.g. {msg}")
+            typer.echo(f"  {msg}")
+        if len(messages) > 3:
+            typer.echo(f"  ... {len(messages) - 3} more (status and message columns of scores.tsv)")
         if r["label_kind"] == "binary":
             typer.echo(f"binary labels: {r['n_positive']} positive ({r['positive_label']!r}), "
                        f"{r['n_negative']} negative; AUROC {_fmt(r['auroc'])}, AUPRC {_fmt(r['auprc'])} "

@@ -109,6 +109,7 @@ class VariantBenchmarkResult:
     labels: np.ndarray  # (N,) label per row (NaN unlabelled)
     scores: np.ndarray  # (N,) raw score per row (NaN unscored)
     used: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (N,) rows in the metrics
+    lines: list[int] = field(default_factory=list)  # (N,) 1-based line of each row in the table
 
 
 # ------------------------------------------------------------------------------------------ reading
@@ -420,7 +421,7 @@ def run_variant_benchmark(
         wall_seconds=round(time.perf_counter() - t0, 4), notes=notes,
     )
     columns, rows = _output_rows(tab, scored, score_cols, labels.values, reasons)
-    return VariantBenchmarkResult(metrics, columns, rows, labels.values, scores, used)
+    return VariantBenchmarkResult(metrics, columns, rows, labels.values, scores, used, tab.lines)
 
 
 def _check_column(column: str, method: str, score_cols: list[str]) -> None:

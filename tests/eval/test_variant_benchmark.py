@@ -125,7 +125,8 @@ def test_cli_binary_matches_sklearn(tmp_path, model_dir, variants, llr):
     assert (m["n_positive"], m["n_negative"]) == (int(y.sum()), int(N_SNV - y.sum()))
     assert m["spearman"] is None and m["model"] == str(model_dir) and m["window"] == WINDOW
     assert m["wall_seconds"] >= m["scoring_seconds"] > 0
-    assert "ref_mismatch 1" in res.output and "unknown_contig 1" in res.output and "REF" in res.output
+    assert "ref_mismatch 1" in res.output and "unknown_contig 1" in res.output
+    assert f"{table}, line {N_SNV + 2}: REF" in res.output and f"{table}, line {N_SNV + 3}: contig 'chrZ'" in res.output
     assert f"AUROC {m['auroc']:.4f}" in res.output
     assert (tmp_path / "out" / "roc.png").read_bytes()[:4] == b"\x89PNG"
     lines = (tmp_path / "out" / "scores.tsv").read_text().splitlines()
