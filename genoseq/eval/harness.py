@@ -22,6 +22,8 @@ from genoseq.eval.metrics import ALL_METRICS
 from genoseq.eval.suites import Suite, get_suite, resolve_tasks
 
 MODES = ("finetune", "probe", "zero-shot")
+# baselines whose fit does not depend on the seed (lbfgs logistic regression on fixed features): run once
+DETERMINISTIC_BASELINES = ("kmer_lr",)
 # results.csv metric -> the fine-tuning run's dev metric that picks the checkpoint (r2 has none: auto)
 _MONITOR = {"mcc": "mcc", "accuracy": "acc", "f1": "f1", "auroc": "auroc", "auprc": "auprc", "pearson": "pearson",
             "spearman": "spearman"}
@@ -148,8 +150,8 @@ def evaluate(req: EvalRequest, log: Callable[[str], None] = print) -> dict[str, 
         for seed in range(req.seeds):
             for mode in req.modes:
                 key = (base["task"], spec.name, mode, seed)
-                if key in done:
-                    continue
+                if key in done or (seed > 0 and mode == "probe" and spec.kind == "dir"):
+                    continue  # a saved model's probe is deterministic: run once (seed 0)
                 if mode == "finetune":
                     res = _finetune(suite, recipe_path, spec, data_dir, task_id, task, splits, seed, req, metric, out)
                 else:
@@ -163,7 +165,7 @@ def evaluate(req: EvalRequest, log: Callable[[str], None] = print) -> dict[str, 
                             res.details))
             for name in req.baselines:
                 key = (base["task"], name, "baseline", seed)
-                if key in done:
+                if key in done or (seed > 0 and name in DETERMINISTIC_BASELINES):
                     continue
                 from genoseq.eval.baselines import run_baseline
                 from genoseq.eval.modes import test_metrics
