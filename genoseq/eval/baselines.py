@@ -119,11 +119,11 @@ def run_baseline(
     """
     if name not in BASELINES:
         raise ConfigError(f"unknown baseline {name!r}; choose one of {', '.join(BASELINES)}")
+    _task_kind(name, train, n_classes, kind)
     if select_metric not in CLASSIFICATION_METRICS:
         raise ConfigError(
             f"select_metric must be one of {', '.join(CLASSIFICATION_METRICS)}, got {select_metric!r}"
         )
-    _task_kind(name, train, n_classes, kind)
     train_y = _check_labels(train, n_classes, "train")
     dev_y = _check_labels(dev, n_classes, "dev")
     if len(np.unique(train_y)) < 2:

@@ -202,6 +202,8 @@ def test_errors():
         run_baseline("svm", cls, cls, cls, 2)
     with pytest.raises(ConfigError, match=r"baseline 'kmer_lr' supports classification .* task is regression"):
         run_baseline("kmer_lr", reg, reg, reg, 0)
+    with pytest.raises(ConfigError, match=r"task is regression"):  # the task kind is named before the metric
+        run_baseline("kmer_lr", reg, reg, reg, 0, select_metric="spearman")
     with pytest.raises(ConfigError, match=r"baseline 'cnn' supports classification .* multilabel"):
         run_baseline("cnn", multi, multi, multi, 3)
     with pytest.raises(ConfigError, match=r"baseline 'ncd_knn' supports classification .* task is multilabel"):
