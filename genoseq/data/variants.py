@@ -623,8 +623,12 @@ def _diagnose_record(path: Path, line: int, width: int | None) -> str | None:
     return None
 
 
-def _read_table(path: Path, delimiter: str | None, checker: _GenomeChecker | None) -> VariantSet:
-    """A variant table: ``chrom pos ref alt`` or ``chrom pos id ref alt [...]``, header optional."""
+def split_table_lines(path: Path, delimiter: str | None = None) -> tuple[str | None, list[tuple[int, list[str]]]]:
+    """The rows of a delimited text table (plain, gzip or bgzip): ``(line number, stripped fields)`` for every
+    line that is not blank and does not start with ``##``. ``delimiter=None`` sniffs it from the first such
+    line: a tab if it has one, else a comma (CSV quoting honoured), else whitespace. Returns the delimiter used
+    and the rows. Raises InputError naming the file (and line) for bytes that are not UTF-8 or a file that
+    cannot be read."""
     rows: list[tuple[int, list[str]]] = []
     try:
         for number, raw in _iter_text_lines(path):
@@ -647,6 +651,12 @@ def _read_table(path: Path, delimiter: str | None, checker: _GenomeChecker | Non
             rows.append((number, [f.strip() for f in fields]))
     except _READ_ERRORS as err:
         raise InputError(f"cannot read the file: {err}", path) from None
+    return delimiter, rows
+
+
+def _read_table(path: Path, delimiter: str | None, checker: _GenomeChecker | None) -> VariantSet:
+    """A variant table: ``chrom pos ref alt`` or ``chrom pos id ref alt [...]``, header optional."""
+    delimiter, rows = split_table_lines(path, delimiter)
     if not rows:
         raise InputError("no variant rows; expected columns chrom, pos, ref, alt", path)
     columns = _header_columns(rows[0][1])

@@ -35,8 +35,6 @@ label values (``llr`` high -> label high). ``head_*`` columns default to ``high`
 
 from __future__ import annotations
 
-import csv
-import gzip
 import json
 import math
 import os
@@ -113,14 +111,6 @@ class VariantBenchmarkResult:
 
 
 # ------------------------------------------------------------------------------------------ reading
-def _open_text(path: Path):  # noqa: ANN202
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
-
-
 def read_labelled_table(path: str | os.PathLike[str], label_column: str, delimiter: str | None = None) -> LabelledTable:
     """Read a labelled variant table (TSV/CSV, header required; blank and ``##`` lines skipped).
 
@@ -129,44 +119,23 @@ def read_labelled_table(path: str | os.PathLike[str], label_column: str, delimit
     file, a header without chrom/pos/ref/alt or without ``label_column`` (the message lists the columns),
     and a row with fewer fields than the header.
     """
-    from genoseq.data.variants import _CHROM_NAMES, _POS_NAMES, _header_columns
+    from genoseq.data.variants import _CHROM_NAMES, _POS_NAMES, _header_columns, split_table_lines
 
     p = Path(path)
     if not p.is_file():
         raise InputError("no such file; expected a TSV/CSV variant table with a header line", p)
-    header: list[str] | None = None
+    delimiter, table = split_table_lines(p, delimiter)
+    if not table:
+        raise InputError("empty file; expected a header line naming chrom, pos, ref, alt and the label column", p)
+    header_line, header = table[0][0], [f.lstrip("#").strip() for f in table[0][1]]
     rows: list[list[str]] = []
     lines: list[int] = []
-    try:
-        with _open_text(p) as fh:
-            for number, raw in enumerate(fh, start=1):
-                text = raw.rstrip("\r\n")
-                if not text.strip() or text.startswith("##"):
-                    continue
-                if delimiter is None:
-                    delimiter = "\t" if "\t" in text else ("," if "," in text else " ")
-                if delimiter == ",":
-                    fields = next(csv.reader([text]))
-                elif delimiter == " ":
-                    fields = text.split()
-                else:
-                    fields = text.split(delimiter)
-                fields = [f.strip() for f in fields]
-                if header is None:
-                    header = [f.lstrip("#").strip() for f in fields]
-                    header_line = number
-                    continue
-                if len(fields) < len(header):
-                    raise InputError(f"expected {len(header)} columns separated by {delimiter!r} as in the header "
-                                     f"(line {header_line}), found {len(fields)}", p, number)
-                rows.append(fields)
-                lines.append(number)
-    except UnicodeDecodeError as err:
-        raise InputError(f"not UTF-8 text ({err.reason}); expected a TSV/CSV table", p) from None
-    except (OSError, EOFError) as err:
-        raise InputError(f"cannot read the file: {err}", p) from None
-    if header is None:
-        raise InputError("empty file; expected a header line naming chrom, pos, ref, alt and the label column", p)
+    for number, fields in table[1:]:
+        if len(fields) < len(header):
+            raise InputError(f"expected {len(header)} columns separated by {delimiter!r} as in the header "
+                             f"(line {header_line}), found {len(fields)}", p, number)
+        rows.append(fields)
+        lines.append(number)
     found = _header_columns(header)
     if found is None:
         raise InputError(
