@@ -27,10 +27,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import json
-import os
 import re
-import tempfile
 import warnings
 import zlib
 from collections import Counter
@@ -153,12 +150,9 @@ class Task:
 
     def save_json(self, path: str | PathLike[str]) -> None:
         """Write :meth:`to_dict` as JSON, atomically."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(self.to_dict(), fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
+        from genoseq._atomic import write_json
+
+        write_json(path, self.to_dict())
 
     def report(self) -> str:
         """One line for logs, naming skipped rows and row limits."""

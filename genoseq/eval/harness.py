@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genoseq._atomic import write_json
 from genoseq.errors import ConfigError
 from genoseq.eval.metrics import ALL_METRICS
 from genoseq.eval.suites import Suite, get_suite, resolve_tasks
@@ -180,7 +181,7 @@ def evaluate(req: EvalRequest, log: Callable[[str], None] = print) -> dict[str, 
                 record(_row(base, name, "baseline", seed, test_metrics(task.kind, splits["test"].labels, fit.probs),
                             fit.train_seconds, fit.parameters, sizes, fit.details))
     wall = time.perf_counter() - t_start
-    _write_json(out / "evaluation.json", {**json.loads((out / "evaluation.json").read_text()),
+    write_json(out / "evaluation.json", {**json.loads((out / "evaluation.json").read_text()),
                                          "wall_seconds": round(wall, 1), "skipped": skipped,
                                          "rows": len(rows)})
     if not paths and rows:
@@ -298,21 +299,10 @@ def _write_request(out: Path, req: EvalRequest, suite: Suite, data_dir: Path, ta
                  "versions": {"genoseq": genoseq.__version__, "torch": torch.__version__,
                               "python": platform.python_version()},
                  "machine": {"platform": platform.platform(), "cpus": _cpus()}})
-    _write_json(out / "evaluation.json", info)
+    write_json(out / "evaluation.json", info)
 
 
 def _cpus() -> int:
     import os
 
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, default=str)
-        fh.write("\n")
-    os.replace(tmp, path)

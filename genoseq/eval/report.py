@@ -14,12 +14,11 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from genoseq._atomic import atomic_write, write_text
 from genoseq.errors import ConfigError, InputError
 from genoseq.eval.metrics import ALL_METRICS, CLASSIFICATION_METRICS
 from genoseq.eval.published import PublishedNumber
@@ -77,29 +76,6 @@ def _metric_columns(rows: Sequence[dict[str, Any]]) -> list[str]:
             except (TypeError, ValueError):
                 continue
     return out
-
-
-def _atomic_write(path: Path, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` then move the temporary file onto ``path`` (same folder: atomic)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def _write_text(path: Path, text: str) -> Path:
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-
-    return _atomic_write(path, write)
 
 
 def _cell(value: Any) -> str:
@@ -330,7 +306,7 @@ def bar_plot(
     ax.grid(axis="y", alpha=0.3)
     if series:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
+    return atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
 
 
 def write_results(
@@ -354,9 +330,9 @@ def write_results(
     summary = summarize(rows)  # validates the rows before anything is written
     summary_columns = list(dict.fromkeys(k for s in summary for k in s))
     return {
-        "results": _write_text(out / "results.csv", _csv_text([*RESULT_COLUMNS, *_extra_columns(rows)], rows)),
-        "summary": _write_text(out / "summary.csv", _csv_text(summary_columns, summary)),
-        "markdown": _write_text(out / "results.md", markdown_table(rows, suite, metric, published)),
+        "results": write_text(out / "results.csv", _csv_text([*RESULT_COLUMNS, *_extra_columns(rows)], rows)),
+        "summary": write_text(out / "summary.csv", _csv_text(summary_columns, summary)),
+        "markdown": write_text(out / "results.md", markdown_table(rows, suite, metric, published)),
         "plot": bar_plot(rows, suite, metric, published, out / "results.png"),
     }
 

@@ -35,7 +35,6 @@ label values (``llr`` high -> label high). ``head_*`` columns default to ``high`
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -432,14 +431,14 @@ def _output_rows(
 def write_outputs(result: VariantBenchmarkResult, out: str | os.PathLike[str]) -> dict[str, Path]:
     """Write ``OUT/scores.tsv``, ``OUT/metrics.json`` and ``OUT/roc.png`` (binary) or ``OUT/scatter.png``
     (continuous), each atomically. Returns ``{name: path}``."""
+    from genoseq._atomic import write_json
     from genoseq.infer.table import ScoreTable
-    from genoseq.train.rundir import write_atomic
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"scores": out / "scores.tsv", "metrics": out / "metrics.json"}
     ScoreTable([dict(zip(result.columns, r, strict=True)) for r in result.rows], result.columns).to_tsv(paths["scores"])
-    write_atomic(paths["metrics"], json.dumps(result.metrics, indent=2) + "\n")
+    write_json(paths["metrics"], result.metrics)
     if result.metrics["label_kind"] == "binary":
         paths["plot"] = plot_roc(result, out / "roc.png")
     else:

@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from genoseq._atomic import atomic_write, write_json
 from genoseq.errors import ConfigError, GenoseqError
 
 CONFIG_NAME, WEIGHTS_NAME, TOKENIZER_NAME = "config.json", "model.safetensors", "tokenizer.json"
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def unique_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -46,10 +34,9 @@ def save_pretrained(model, directory: str | os.PathLike) -> None:
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     state = {k: v.cpu() for k, v in unique_state_dict(model).items()}
-    _atomic_write(d / WEIGHTS_NAME, lambda p: save_file(state, p, metadata={"format": "pt"}))
+    atomic_write(d / WEIGHTS_NAME, lambda p: save_file(state, p, metadata={"format": "pt"}))
     for name, data in ((CONFIG_NAME, model.config.to_dict()), (TOKENIZER_NAME, model.tokenizer.to_dict())):
-        text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-        _atomic_write(d / name, lambda p, text=text: Path(p).write_text(text))
+        write_json(d / name, data, sort_keys=True)
 
 
 def load_model(directory: str | os.PathLike, device: str | torch.device = "cpu"):

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genoseq._atomic import write_json, write_text
 from genoseq.errors import ConfigError, GenoseqError
 from genoseq.train.recipe import Recipe, dump_recipe, recipe_from_dict
-from genoseq.train.rundir import check_resume, write_atomic, write_json
+from genoseq.train.rundir import check_resume
 
 
 @dataclass
@@ -263,7 +264,7 @@ def prepare_out(recipe: Recipe, out: Path, resume: bool, command: str | None) ->
     check_trainer(recipe.trainer)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = check_resume(out, recipe.to_dict(), resume)
-    write_atomic(out / "recipe.yaml", dump_recipe(recipe, command))
+    write_text(out / "recipe.yaml", dump_recipe(recipe, command))
     return ckpt
 
 

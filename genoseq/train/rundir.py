@@ -13,8 +13,6 @@ Layout of ``OUT/``::
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +25,6 @@ RESUMABLE_CHANGES = {
     "trainer.max_steps", "trainer.max_epochs", "trainer.progress_bar", "trainer.tensorboard", "data.num_workers",
     "data.data_dir", "trainer.val_every_n_steps", "trainer.checkpoint_every_n_steps", "trainer.log_every_n_steps",
 }
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def write_json(path: Path, data: Any) -> None:
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from genoseq._atomic import write_json
 from genoseq.errors import ConfigError
 from genoseq.train.recipe import Recipe, recipe_from_dict
-from genoseq.train.rundir import write_json
 
 
 def _stage_recipe(recipe: Recipe) -> Recipe:
