@@ -83,7 +83,8 @@ def resolve_model(text: str | None, recipe_preset: str | None) -> ModelSpec:
         return ModelSpec(f"{recipe_preset or 'model'}-scratch", "recipe", None)
     path = Path(text).expanduser()
     if (path / "config.json").is_file():
-        return ModelSpec(path.resolve().name, "dir", str(path.resolve()))
+        full = path.resolve()  # runs/NAME/model (written by genoseq pretrain/finetune) is called NAME
+        return ModelSpec(full.parent.name if full.name == "model" else full.name, "dir", str(full))
     if text in PRESETS:
         return ModelSpec(text, "preset", text)
     if path.exists():

@@ -116,5 +116,8 @@ def test_resolve_model(tmp_path):
     (tmp_path / "m" / "config.json").write_text("{}")
     spec = resolve_model(str(tmp_path / "m"), None)
     assert (spec.kind, spec.name, spec.value) == ("dir", "m", str((tmp_path / "m").resolve()))
+    (tmp_path / "run" / "model").mkdir(parents=True)
+    (tmp_path / "run" / "model" / "config.json").write_text("{}")
+    assert resolve_model(str(tmp_path / "run" / "model"), None).name == "run"
     with pytest.raises(ConfigError, match="neither a model directory nor a preset"):
         resolve_model("nope", None)
