@@ -96,7 +96,8 @@ def get_suite(name: str) -> Suite:
 
 
 def _is_task_folder(folder: Path) -> bool:
-    return any((folder / f"train{s}").is_file() for s in _SPLIT_SUFFIXES)
+    """A split file ``train.csv`` / ``train.fna`` ... or a GenomicBenchmarks ``train/`` folder of class files."""
+    return any((folder / f"train{s}").is_file() for s in _SPLIT_SUFFIXES) or (folder / "train").is_dir()
 
 
 def find_local_tasks(data_dir: Path) -> list[str]:
@@ -107,11 +108,11 @@ def find_local_tasks(data_dir: Path) -> list[str]:
                          "folder of such task folders)")
     if _is_task_folder(data_dir):
         return ["."]
-    found = sorted(str(p.parent.relative_to(data_dir)) for p in data_dir.rglob("train.*")
-                   if p.name.endswith(_SPLIT_SUFFIXES) and _is_task_folder(p.parent))
+    found = [str(p.parent.relative_to(data_dir)) for p in data_dir.rglob("train*")
+             if (p.name == "train" or p.name.endswith(_SPLIT_SUFFIXES)) and _is_task_folder(p.parent)]
     if not found:
         raise InputError(f"{data_dir}: no task folders found (expected train.csv / train.tsv / train.fna files, "
-                         "optionally gzipped, beside dev and test files)")
+                         "optionally gzipped, beside dev and test files, or train/ and test/ folders of class files)")
     return sorted(set(found))
 
 

@@ -45,7 +45,9 @@ def test_local_task_discovery(tmp_path):
     _task(tmp_path / "b" / "x")
     _task(tmp_path / "a")
     (tmp_path / "notes").mkdir()
-    assert find_local_tasks(tmp_path) == ["a", "b/x"]
+    (tmp_path / "gb" / "train").mkdir(parents=True)  # GenomicBenchmarks layout: train/<class>.csv
+    (tmp_path / "gb" / "train" / "pos.csv").write_text("sequence\nACGT\n")
+    assert find_local_tasks(tmp_path) == ["a", "b/x", "gb"]
     assert find_local_tasks(tmp_path / "a") == ["."]
     with pytest.raises(InputError, match="no task folders found"):
         find_local_tasks(tmp_path / "notes")
@@ -55,3 +57,26 @@ def test_local_task_discovery(tmp_path):
 def test_shared_gue_copy_has_the_five_tasks():
     assert resolve_tasks(SUITES["gue"], SHARED_GUE, ["available"]) == [
         "prom/prom_300_tata", "prom/prom_core_tata", "mouse/2", "mouse/3", "tf/2"]
+
+
+def test_genomic_benchmarks_and_nt_layouts_run(tmp_path):
+    import shutil
+
+    from genoseq.eval.harness import EvalRequest, evaluate
+
+    tasks_dir = Path(__file__).resolve().parents[1] / "data" / "tasks"
+    shutil.copytree(tasks_dir / "gb_sequences", tmp_path / "gb" / "human_nontata_promoters")
+    shutil.copytree(tasks_dir / "nt_revised" / "enhancers", tmp_path / "nt" / "enhancers")
+    assert resolve_tasks(SUITES["genomic_benchmarks"], tmp_path / "gb", ["available"]) == ["human_nontata_promoters"]
+    assert resolve_tasks(SUITES["nt"], tmp_path / "nt", ["available"]) == ["enhancers"]
+    res = evaluate(EvalRequest(suite="nt", out=tmp_path / "out", data_dir=tmp_path / "nt", tasks=["available"],
+                               modes=[], baselines=["kmer_lr"], seeds=1), log=lambda _: None)
+    (row,) = res["rows"]
+    assert (row["suite"], row["task"], row["model"]) == ("nt", "enhancers", "kmer_lr")
+    assert (row["n_train"], row["n_dev"], row["n_test"]) == (18, 2, 6)  # 10% of train held out: no dev split
+    assert "MCC ×100" in Path(res["paths"]["markdown"]).read_text()
+    # a baseline that cannot fit (3 training rows: the 1-row dev carve leaves one class) is reported, not dropped
+    res = evaluate(EvalRequest(suite="genomic_benchmarks", out=tmp_path / "gbout", data_dir=tmp_path / "gb",
+                               tasks=["available"], modes=[], baselines=["kmer_lr"], seeds=1), log=lambda _: None)
+    assert res["rows"] == [] and len(res["skipped"]) == 1
+    assert res["skipped"][0]["model"] == "kmer_lr" and res["skipped"][0]["task"] == "human_nontata_promoters"
