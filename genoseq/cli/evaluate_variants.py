@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from genoseq.cli.infer import _MODEL_HELP, _errors, _load, _progress
+from genoseq.cli._common import MODEL_HELP, exit_on_error, load_model_dir, progress_bar
 from genoseq.errors import GenoseqError
 
 
@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("variants")
     def variants(
-        model: Path = typer.Option(..., "--model", help=_MODEL_HELP),
+        model: Path = typer.Option(..., "--model", help=MODEL_HELP),
         genome: Path = typer.Option(..., "--genome", help="Reference FASTA (plain or gzip)."),
         table: Path = typer.Option(..., "--table", help="Labelled TSV/CSV: header with chrom, pos (1-based), ref, alt "
                                                        "and the label column."),
@@ -47,12 +47,12 @@ def register(app: typer.Typer) -> None:
         from genoseq.data.genome import Genome
         from genoseq.eval.variant_benchmark import run_variant_benchmark, write_outputs
 
-        with _errors():
+        with exit_on_error():
             if out.exists() and not out.is_dir():
                 raise GenoseqError(f"--out {out} exists and is not a directory")
             g = Genome(genome, aliases=True)
-            m = _load(model, device)
-            with _progress("scoring", None) as update:
+            m = load_model_dir(model, device)
+            with progress_bar("scoring", None) as update:
                 result = run_variant_benchmark(
                     m, g, table, label_column, method=score_method, score_column=score_column,
                     positive_is=positive_is, label_type=label_type, positive_label=positive_label,

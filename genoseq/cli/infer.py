@@ -2,48 +2,18 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 
+from genoseq.cli._common import MODEL_HELP, exit_on_error, load_model_dir, progress_bar
 from genoseq.errors import GenoseqError
-
-_MODEL_HELP = "Model directory written by save_pretrained / `genoseq train`."
-
-
-@contextmanager
-def _errors():
-    """GenoseqError -> one red line and exit code 2."""
-    try:
-        yield
-    except GenoseqError as err:
-        typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2) from None
-
-
-@contextmanager
-def _progress(description: str, total: int | None):
-    """A rich progress bar on stderr; yields ``update(done)``."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda done, total=None: bar.update(task, completed=done, total=total or bar.tasks[0].total)
-
-
-def _load(model_dir: Path, device: str):
-    from genoseq.model.io import load_model
-
-    return load_model(model_dir, device=device)
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def embed(
-        model: Path = typer.Option(..., "--model", help=_MODEL_HELP),
+        model: Path = typer.Option(..., "--model", help=MODEL_HELP),
         out: Path = typer.Option(..., "--out", help="Output .npz (ids, embeddings, lengths) or .parquet."),
         fasta: Path = typer.Option(None, "--fasta", help="FASTA: one row per record, or per --bed interval."),
         bed: Path = typer.Option(None, "--bed", help="BED intervals of --fasta to embed."),
@@ -58,7 +28,7 @@ def register(app: typer.Typer) -> None:
         """Embed sequences (FASTA records, BED regions or a task CSV) into OUT with their row ids."""
         from genoseq.infer.embed import embed as embed_fn
 
-        with _errors():
+        with exit_on_error():
             if (fasta is None) == (sequences is None):
                 raise GenoseqError("give exactly one of --fasta or --sequences")
             if bed is not None and fasta is None:
@@ -69,8 +39,8 @@ def register(app: typer.Typer) -> None:
                 from genoseq.infer.table import import_pyarrow
 
                 import_pyarrow("parquet output")
-            m = _load(model, device)
-            with _progress("embedding", None) as update:
+            m = load_model_dir(model, device)
+            with progress_bar("embedding", None) as update:
                 result = embed_fn(m, fasta or sequences, layer=layer, pooling=None if pooling == "none" else pooling,
                                   rc_average=rc_average, batch_size=batch_size, regions=bed, chunk_size=chunk_size,
                                   progress=update)
@@ -79,7 +49,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("score-variants")
     def score_variants(
-        model: Path = typer.Option(..., "--model", help=_MODEL_HELP),
+        model: Path = typer.Option(..., "--model", help=MODEL_HELP),
         genome: Path = typer.Option(..., "--genome", help="Reference FASTA."),
         vcf: Path = typer.Option(..., "--vcf", help="Variants: VCF/BCF (.vcf, .vcf.gz, .bcf) or a chrom/pos/ref/alt table."),
         out: Path = typer.Option(..., "--out", help="Output .tsv, .vcf/.vcf.gz (INFO fields added) or .parquet."),
@@ -97,7 +67,7 @@ def register(app: typer.Typer) -> None:
         from genoseq.infer.variants import METHOD_COLUMNS
         from genoseq.infer.variants import score_variants as score_fn
 
-        with _errors():
+        with exit_on_error():
             name = out.name.lower()
             is_vcf = name.endswith((".vcf", ".vcf.gz", ".bcf"))
             if not (is_vcf or name.endswith((".tsv", ".parquet"))):
@@ -106,9 +76,9 @@ def register(app: typer.Typer) -> None:
                 raise GenoseqError(f"VCF output needs VCF/BCF input; {vcf} is a table: write .tsv or .parquet")
             variants = read_variants(vcf)
             g = Genome(genome, aliases=True)
-            m = _load(model, device)
+            m = load_model_dir(model, device)
             n_units = len(variants) * (2 if rc_average else 1)
-            with _progress("scoring", n_units) as update:
+            with progress_bar("scoring", n_units) as update:
                 table = score_fn(m, g, variants, method=method, window=window, rc_average=rc_average, layer=layer,
                                  pool_window=pool_window, batch_size=batch_size, progress=update)
             if is_vcf:
@@ -129,7 +99,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def ism(
-        model: Path = typer.Option(..., "--model", help=_MODEL_HELP),
+        model: Path = typer.Option(..., "--model", help=MODEL_HELP),
         genome: Path = typer.Option(..., "--genome", help="Reference FASTA."),
         region: str = typer.Option(..., "--region", help="chrom:start-end, 0-based half-open (like BED)."),
         out: Path = typer.Option(..., "--out", help="Output table .tsv (or .parquet)."),
@@ -145,8 +115,8 @@ def register(app: typer.Typer) -> None:
         from genoseq.data.genome import Genome
         from genoseq.infer import ism as ism_mod
 
-        with _errors():
-            m = _load(model, device)
+        with exit_on_error():
+            m = load_model_dir(model, device)
             table = ism_mod.ism(m, Genome(genome, aliases=True), region, method=method, window=window,
                                 deletions=deletions, batch_size=batch_size)
             table.to_parquet(out) if out.name.lower().endswith(".parquet") else table.to_tsv(out)
@@ -158,7 +128,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def generate(
-        model: Path = typer.Option(..., "--model", help=_MODEL_HELP),
+        model: Path = typer.Option(..., "--model", help=MODEL_HELP),
         out: Path = typer.Option(..., "--out", help="Output FASTA."),
         length: int = typer.Option(1000, help="Bases to generate per sample."),
         num_samples: int = typer.Option(1, "--num-samples", "-n", help="Number of sequences."),
@@ -173,8 +143,8 @@ def register(app: typer.Typer) -> None:
         from genoseq.infer.generate import generate as gen_fn
         from genoseq.infer.generate import write_fasta
 
-        with _errors():
-            m = _load(model, device)
+        with exit_on_error():
+            m = load_model_dir(model, device)
             seqs = gen_fn(m, length, prompt=prompt, num_samples=num_samples, temperature=temperature, top_k=top_k,
                           top_p=top_p, seed=seed)
             write_fasta(out, [f"genoseq_sample_{i + 1} length={length} temperature={temperature}"
