@@ -33,7 +33,45 @@ def _loader(dataset: Any, sampler: Any, fn: Callable, num_workers: int) -> DataL
                       persistent_workers=num_workers > 0, generator=torch.Generator())
 
 
-class PretrainData(L.LightningDataModule):
+class SplitsData(L.LightningDataModule):
+    """Base of the data modules: fixed, ordered evaluation loaders over ``self.sets[split]``.
+
+    A subclass fills ``self.sets`` and ``self.eval_batch_size``, names its validation split
+    (``val_split``), the padded length of evaluation batches (``eval_seq_len``; 0 = each batch's
+    longest item) and may override :meth:`_collate`. Test and predict loaders read the ``test`` split.
+    """
+
+    val_split = "valid"
+    sets: dict[str, Any]
+    eval_batch_size: int
+
+    @property
+    def eval_seq_len(self) -> int:
+        return 0
+
+    def _collate(self, items: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
+        return collate_lm(items)
+
+    def _eval(self, name: str) -> DataLoader:
+        ds = self.sets[name]
+        if len(ds) == 0:
+            what = f"has no windows of {self.eval_seq_len} bases" if self.eval_seq_len else "is empty"
+            raise GenoseqError(f"the {name} split {what}")
+        rank, world = _world(self.trainer)
+        sampler = FixedBatchSampler(len(ds), self.eval_batch_size, self.eval_seq_len, rank, world)
+        return _loader(ds, sampler, self._collate, 0)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._eval(self.val_split)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._eval("test")
+
+
+class PretrainData(SplitsData):
     """Genome windows: training windows drawn at random per stream position; fixed validation windows.
 
     Args:
@@ -59,7 +97,7 @@ class PretrainData(L.LightningDataModule):
         seq_len = schedule.final_seq_len
         common = {"seed": seed, "objective": objective, "mask_prob": mask_prob, "exclude_n": exclude_n}
         self.train_set = GenomeWindows(genome, splits["train"], rc_augment=rc_augment, **common)
-        self.eval_sets = {
+        self.sets = {
             name: GenomeWindows(genome, [], fixed=fixed_windows(splits.get(name, []), seq_len, val_windows),
                                 rc_augment=False, **common)
             for name in ("valid", "test")
@@ -70,19 +108,9 @@ class PretrainData(L.LightningDataModule):
         sampler = StreamBatchSampler(self.schedule, self.accumulate, self.seed, None, rank, world, self.start_batch)
         return _loader(self.train_set, sampler, collate_lm, self.num_workers)
 
-    def _eval(self, name: str) -> DataLoader:
-        ds = self.eval_sets[name]
-        if len(ds) == 0:
-            raise GenoseqError(f"the {name} split has no windows of {self.schedule.final_seq_len} bases")
-        rank, world = _world(self.trainer)
-        sampler = FixedBatchSampler(len(ds), self.eval_batch_size, self.schedule.final_seq_len, rank, world)
-        return _loader(ds, sampler, collate_lm, 0)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._eval("valid")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._eval("test")
+    @property
+    def eval_seq_len(self) -> int:
+        return self.schedule.final_seq_len
 
 
 def fixed_windows(regions: list[Region], seq_len: int, n: int) -> list[Region]:
@@ -173,9 +201,11 @@ def ensure_dev_split(task: Any, seed: int = 0, fraction: float = 0.1) -> tuple[d
     return splits, notes
 
 
-class FinetuneData(L.LightningDataModule):
+class FinetuneData(SplitsData):
     """Labelled task splits. ``splits``: ``{"train", "dev", "test"}`` -> objects with ``sequences`` and
     ``labels`` (see :func:`ensure_dev_split`)."""
+
+    val_split = "dev"
 
     def __init__(self, splits: dict[str, Any], *, batch_size: int, accumulate: int = 1, seed: int = 0,
                  max_len: int | None = None, rc_augment: bool = False, eval_batch_size: int | None = None,
@@ -205,23 +235,12 @@ class FinetuneData(L.LightningDataModule):
                                      len(ds), rank, world, self.start_batch)
         return _loader(ds, sampler, self._collate, self.num_workers)
 
-    def _eval(self, name: str) -> DataLoader:
-        rank, world = _world(self.trainer)
-        ds = self.sets[name]
-        return _loader(ds, FixedBatchSampler(len(ds), self.eval_batch_size, 0, rank, world), self._collate, 0)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._eval("dev")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._eval("test")
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._eval("test")
 
 
-class TaskLMData(L.LightningDataModule):
+class TaskLMData(SplitsData):
     """Self-pretraining on a task's training sequences (causal or masked LM); validation on dev."""
+
+    val_split = "dev"
 
     def __init__(self, train_seqs: list[str], dev_seqs: list[str], *, batch_size: int, objective: str,
                  accumulate: int = 1, seed: int = 0, max_len: int | None = None, rc_augment: bool = True,
@@ -230,18 +249,14 @@ class TaskLMData(L.LightningDataModule):
         super().__init__()
         self.batch_size, self.accumulate, self.seed = batch_size, accumulate, seed
         self.num_workers, self.start_batch = num_workers, start_batch
+        self.eval_batch_size = batch_size
         common = {"max_len": max_len, "seed": seed, "objective": objective, "mask_prob": mask_prob,
                   "exclude_n": exclude_n}
         self.train_set = TaskSequences(train_seqs, None, rc_augment=rc_augment, **common)
-        self.dev_set = TaskSequences(dev_seqs, None, rc_augment=False, **common)
+        self.sets = {"dev": TaskSequences(dev_seqs, None, rc_augment=False, **common)}
 
     def train_dataloader(self) -> DataLoader:
         rank, world = _world(self.trainer)
         sampler = StreamBatchSampler(SeqLenSchedule.constant(0, self.batch_size), self.accumulate, self.seed,
                                      len(self.train_set), rank, world, self.start_batch)
         return _loader(self.train_set, sampler, collate_lm, self.num_workers)
-
-    def val_dataloader(self) -> DataLoader:
-        rank, world = _world(self.trainer)
-        sampler = FixedBatchSampler(len(self.dev_set), self.batch_size, 0, rank, world)
-        return _loader(self.dev_set, sampler, collate_lm, 0)

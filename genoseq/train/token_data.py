@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -22,9 +21,9 @@ from genoseq.data.intervals import Interval
 from genoseq.data.token_tasks import TokenLabels
 from genoseq.data.windows import RandomWindows
 from genoseq.tokenizer import N_ID, PAD_ID, Tokenizer
-from genoseq.train.datamodules import _loader, _world
+from genoseq.train.datamodules import SplitsData, _loader, _world
 from genoseq.train.datasets import Region, _rng, collate
-from genoseq.train.sampling import FixedBatchSampler, SeqLenSchedule, StreamBatchSampler
+from genoseq.train.sampling import SeqLenSchedule, StreamBatchSampler
 
 
 class RegionTiles(Sequence[Interval]):
@@ -109,7 +108,7 @@ class TokenWindows(Dataset):
         return {"input_ids": ids, "labels": target}
 
 
-class TokenData(L.LightningDataModule):
+class TokenData(SplitsData):
     """Train / valid / test token windows of a genome split (see the module docstring).
 
     Args:
@@ -163,17 +162,6 @@ class TokenData(L.LightningDataModule):
                                      self.seed, n_items, rank, world, self.start_batch)
         return _loader(ds, sampler, self._collate, self.num_workers)
 
-    def _eval(self, name: str) -> DataLoader:
-        rank, world = _world(self.trainer)
-        ds = self.sets[name]
-        sampler = FixedBatchSampler(len(ds), self.eval_batch_size, self.seq_len, rank, world)
-        return _loader(ds, sampler, self._collate, 0)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._eval("valid")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._eval("test")
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._eval("test")
+    @property
+    def eval_seq_len(self) -> int:
+        return self.seq_len
