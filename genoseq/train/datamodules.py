@@ -236,7 +236,6 @@ class FinetuneData(SplitsData):
         return _loader(ds, sampler, self._collate, self.num_workers)
 
 
-
 class TaskLMData(SplitsData):
     """Self-pretraining on a task's training sequences (causal or masked LM); validation on dev."""
 
