@@ -38,7 +38,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 SHAPE = {"d_model": 128, "n_layer": 4, "layer_pattern": "S", "mlp_type": "none", "norm": "rmsnorm",
          "mamba2": {"d_state": 64, "head_dim": 32, "expand": 2, "chunk_size": 64, "d_conv": 4, "n_groups": 1}}
-FAST_PACKAGES = ("mamba_ssm", "causal_conv1d", "kernels")
+FAST_PACKAGES = ("mamba_ssm", "causal_conv1d")  # CPU-incapable fast paths transformers would take on CUDA
+# (the Hub ``kernels`` package, a dependency of transformers >= 5, is kept off by USE_HUB_KERNELS=0 above)
 
 
 def genoseq_model(chunk_size: int | None = None):
@@ -69,15 +70,22 @@ def hf_path() -> dict:
     """Which implementation each kernel-dispatching function of transformers' Mamba-2 resolved to."""
     from transformers.models.mamba2 import modeling_mamba2 as mm
 
+    def closure_cells(fn) -> dict:
+        # transformers >= 5.2x wraps the dispatching function in a Func module whose forward closes over it
+        if not hasattr(fn, "__code__") and hasattr(fn, "forward"):
+            inner = dict(zip(fn.forward.__code__.co_freevars, fn.forward.__closure__ or (), strict=True))
+            fn = inner["func"].cell_contents if "func" in inner else fn.forward
+        return dict(zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True))
+
     paths = {}
     for name in ("mamba2_chunk_scan", "causal_conv1d_fn", "mamba2_split_conv1d_scan_combined"):
-        fn = getattr(mm, name)
-        cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=True))
+        cells = closure_cells(getattr(mm, name))
         impl = cells["implementation"].cell_contents if "implementation" in cells else None
         torch_fn = cells["torch_function"].cell_contents if "torch_function" in cells else None
         paths[name] = "torch" if impl is not None and impl is torch_fn else f"{getattr(impl, '__module__', impl)}"
     installed = [p for p in FAST_PACKAGES if importlib.util.find_spec(p) is not None]
     return {"transformers_paths": paths, "fast_packages_installed": installed,
+            "hub_kernels": os.environ.get("USE_HUB_KERNELS"),
             "slow_path": not installed and all(v == "torch" for v in paths.values())}
 
 

@@ -12,6 +12,9 @@ Example::
 Sequences longer than ``chunk_size`` (default 16,384 bases) are embedded with
 chunked prefill (``model.backbone.prefill`` continuing a state over chunks; causal models only), so
 memory stays bounded by the chunk, not the sequence: mean/max/last pooling accumulate as chunks pass.
+Hyena models whose filters reach far past a chunk (max_len of the order of the input, e.g. 1M-token
+models) instead go one layer at a time over the whole sequence, in place (``Backbone.embed_layerwise``:
+~6 bytes per position and channel), where chunked prefill would re-transform the whole history per chunk.
 """
 
 from __future__ import annotations
@@ -318,6 +321,12 @@ def _chunked_one(model, seq, layer, pooling, chunk, device) -> np.ndarray:  # no
     if layer not in (-1, getattr(getattr(model, "config", None), "n_layer", None)):
         raise ConfigError(f"chunked embedding of sequences longer than {chunk} bases uses the final layer only "
                           f"(layer=-1); got layer={layer}")
+    ids = torch.from_numpy(np.asarray(seq, dtype=np.int64))[None].to(device)  # (1, L)
+    preferred = getattr(model.backbone, "layerwise_preferred", None)  # genoseq backbones (not every model has it)
+    if preferred is not None and preferred(ids, chunk):  # filters far longer than a chunk: one pass per layer
+        h = model.backbone.embed_layerwise(ids, pooling)
+        h = h[0] if h.dtype == torch.float64 else h[0].float()
+        return h.cpu().numpy()
     state = model.allocate_state(1)
     total = None
     tokens: list[np.ndarray] = []

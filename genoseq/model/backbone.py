@@ -127,12 +127,59 @@ class Backbone(nn.Module):
         """One token per row: input_ids_t (B,) -> hidden (B, D); updates ``state``."""
         return self.prefill(input_ids_t[:, None], state)[:, 0]
 
-    def embed_long(self, input_ids: Tensor, chunk_size: int = 16384, pooling: str | None = None) -> Tensor:
+    def layerwise_preferred(self, input_ids: Tensor, chunk_size: int) -> bool:
+        """Whether :meth:`embed_layerwise` serves this input better than chunked prefill: every block runs in
+        place (LayerNorm, fused causal order-2 Hyena, MLP on CPU) and some long filter reaches more than
+        4 chunks back, so chunked prefill would re-transform a history that long for every chunk."""
+        if self.config.bidirectional or self.training or not self.blocks:
+            return False
+        probe = self.embedding_weight[:1, None]  # (1, 1, D): the device and dtype the blocks will see
+        if not all(b.supports_inplace(probe) for b in self.blocks):
+            return False
+        support = max(getattr(getattr(b.mixer, "filter", None), "cutoff", 0) for b in self.blocks)
+        return input_ids.shape[1] > chunk_size and support > 4 * chunk_size
+
+    def embed_layerwise(self, input_ids: Tensor, pooling: str | None = None) -> Tensor:
+        """Hidden states of a long causal input, one layer at a time over the whole sequence, updated in place
+        (no autograd). Memory ~ L x D x 6 bytes + the filter MLP's activations (L x filter_dim x 4 bytes),
+        whatever the filter length; for Hyena models whose filters span the input (max_len ~ L), where
+        chunked prefill would re-transform the whole history for every chunk. Same results as ``forward``
+        (same arithmetic per channel). pooling as in :meth:`embed_long`; also "max"."""
+        self._check_causal("embed_layerwise")
+        with torch.no_grad():
+            h = self.embedding(input_ids).contiguous()  # (B, L, D), updated in place below
+            for block in self.blocks:
+                if not block.supports_inplace(h):
+                    raise ConfigError(f"embed_layerwise: block {block.kind!r} cannot run in place (needs LayerNorm, a "
+                                      "fused causal order-2 Hyena mixer and a plain MLP on CPU); use embed_long")
+                block.forward_inplace_(h)
+            if pooling is None:
+                return self.norm_f(h)
+            if pooling == "last":
+                return self.norm_f(h[:, -1:])[:, 0]
+            if pooling not in ("mean", "max"):
+                raise ConfigError(f"embed_layerwise pooling must be None, 'mean', 'max' or 'last', got {pooling!r}")
+            acc = torch.float64 if h.dtype == torch.float64 else torch.float32
+            parts = [self.norm_f(h[:, lo : lo + 65536]).to(acc) for lo in range(0, h.shape[1], 65536)]
+            if pooling == "max":
+                return torch.stack([p.amax(1) for p in parts]).amax(0).to(h.dtype)
+            return (torch.stack([p.sum(1) for p in parts]).sum(0) / h.shape[1]).to(h.dtype)
+
+    def embed_long(self, input_ids: Tensor, chunk_size: int = 16384, pooling: str | None = None,
+                   strategy: str = "auto") -> Tensor:
         """Hidden states of a long causal input computed ``chunk_size`` tokens at a time (bounded memory).
 
         pooling None -> (B, L, D); "mean" -> running mean (B, D); "last" -> last position (B, D).
+        strategy "chunked" (prefill chunk by chunk), "layerwise" (:meth:`embed_layerwise`) or "auto": layerwise
+        where :meth:`layerwise_preferred` says so (Hyena filters much longer than a chunk), else chunked.
         """
         self._check_causal("embed_long")
+        if strategy not in ("auto", "chunked", "layerwise"):
+            raise ConfigError(f"embed_long strategy must be 'auto', 'chunked' or 'layerwise', got {strategy!r}")
+        if pooling not in (None, "mean", "last"):
+            raise ConfigError(f"embed_long pooling must be None, 'mean' or 'last', got {pooling!r}")
+        if strategy == "layerwise" or (strategy == "auto" and self.layerwise_preferred(input_ids, chunk_size)):
+            return self.embed_layerwise(input_ids, pooling)
         B, L = input_ids.shape
         state = self.allocate_state(B)
         parts, total, last = [], None, None
@@ -150,6 +197,4 @@ class Backbone(nn.Module):
             return torch.cat(parts, dim=1)
         if pooling == "mean":
             return (total / L).to(h.dtype)
-        if pooling == "last":
-            return last
-        raise ConfigError(f"embed_long pooling must be None, 'mean' or 'last', got {pooling!r}")
+        return last  # pooling == "last"

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from genoseq.ops.mlp import mlp
+from genoseq.ops.mlp import mlp, mlp_residual_
 from genoseq.ops.prenorm import Norm
 
 _MLP_PIECE = 16384  # positions per recomputed MLP piece under activation checkpointing
@@ -105,6 +105,22 @@ class Block(nn.Module):
         if self.checkpointing == "block" and self.training and torch.is_grad_enabled():
             return self._mlp(checkpoint(self._mixer_residual, h, use_reentrant=False))
         return self._mlp(self._mixer_residual(h))
+
+    def supports_inplace(self, h: Tensor) -> bool:
+        """True when :meth:`forward_inplace_` can run: LayerNorms, a fused causal order-2 Hyena mixer and a
+        plain MLP (or none), on CPU."""
+        norms_ok = self._fusable_norm(self.norm1) is not None and (
+            self.mlp is None or (type(self.mlp) is MLP and self._fusable_norm(self.norm2) is not None))
+        return (norms_ok and hasattr(self.mixer, "residual_inplace_") and self.mixer._fused(h)
+                and h.device.type == "cpu")
+
+    def forward_inplace_(self, h: Tensor) -> None:
+        """h <- block(h) in place, without autograd (long whole-sequence inference: no second (B, L, D)
+        tensor, no (3D, L) in-projection). Callers check supports_inplace first."""
+        self.mixer.residual_inplace_(h, self._fusable_norm(self.norm1))
+        if self.mlp is not None:
+            m = self.mlp
+            mlp_residual_(h, m.fc1.weight, m.fc1.bias, m.fc2.weight, m.fc2.bias, m.kind, self._fusable_norm(self.norm2))
 
     def forward_chunk(self, h: Tensor, state: dict) -> Tensor:
         """Continue the mixer from ``state`` over h (B, Lc, D)."""

@@ -55,9 +55,10 @@ class GenoseqModel(nn.Module):
         """input_ids_t (B,) -> logits (B, V) for the next position; updates ``state``."""
         return self.prefill(input_ids_t[:, None], state)[:, 0]
 
-    def embed_long(self, input_ids: Tensor, chunk_size: int = 16384, pooling: str | None = None) -> Tensor:
+    def embed_long(self, input_ids: Tensor, chunk_size: int = 16384, pooling: str | None = None,
+                   strategy: str = "auto") -> Tensor:
         """Backbone hidden states of a long input in bounded memory (see Backbone.embed_long)."""
-        return self.backbone.embed_long(input_ids, chunk_size, pooling)
+        return self.backbone.embed_long(input_ids, chunk_size, pooling, strategy)
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
         """Write config.json, model.safetensors and tokenizer.json into ``directory`` (atomically per file)."""

@@ -22,7 +22,8 @@ from torch import Tensor, nn
 from genoseq.ops import long_conv, short_conv
 from genoseq.ops.fftconv import causal_conv_tail, tail_fft_size
 from genoseq.ops.hyena_conv import chunk_fft_size, hyena_order2, hyena_order2_chunk
-from genoseq.ops.implicit_filter import features, implicit_filter
+from genoseq.ops.hyena_inplace import hyena_order2_residual_
+from genoseq.ops.implicit_filter import features, filter_hidden, filter_rows, implicit_filter
 from genoseq.ops.prenorm import Norm
 
 _WINDOW_FLOOR = 1e-12  # decay window value at which the filter support ends
@@ -78,15 +79,31 @@ class HyenaFilter(nn.Module):
         length n is saved); each Sin's frequency is folded into the Linear before it.
         """
         m = min(n, self.cutoff)
-        lin1, act, lin2, _, lin3, _, lin4 = self.mlp
         with torch.autocast(device_type=self.deltas.device.type, enabled=False):
-            f = act.freq[0]  # (filter_dim,)
-            folded = [t for lin in (lin1, lin2, lin3) for t in (f[:, None] * lin.weight, f * lin.bias)]
-            h = implicit_filter(*folded, lin4.weight, m, self.deltas, self.bands, self.max_len, self.pos_dim,
-                                dtype)  # (channels, m)
+            h = implicit_filter(*self._folded(), self.mlp[-1].weight, m, self.deltas, self.bands, self.max_len,
+                                self.pos_dim, dtype)  # (channels, m)
         if m < n:
             h = F.pad(h, (0, n - m))
         return h
+
+    def _folded(self) -> list[Tensor]:
+        """W1, b1, W2, b2, W3, b3 with the Sin frequency folded in."""
+        lin1, act, lin2, _, lin3, _, _ = self.mlp
+        f = act.freq[0]  # (filter_dim,)
+        return [t for lin in (lin1, lin2, lin3) for t in (f[:, None] * lin.weight, f * lin.bias)]
+
+    def hidden(self, n: int, dtype: torch.dtype = torch.float32) -> Tensor:
+        """The MLP's last hidden activations (min(n, cutoff), filter_dim), without autograd: with
+        :meth:`rows`, the filters of a few channels at a time for long whole-sequence inference."""
+        with torch.no_grad(), torch.autocast(device_type=self.deltas.device.type, enabled=False):
+            return filter_hidden(*self._folded(), min(n, self.cutoff), self.bands, self.max_len, self.pos_dim,
+                                 dtype)
+
+    def rows(self, a3: Tensor, channels: slice, n: int, dtype: torch.dtype = torch.float32) -> Tensor:
+        """forward(n, dtype)[channels] from :meth:`hidden`'s activations a3: (len(channels), n)."""
+        with torch.no_grad(), torch.autocast(device_type=self.deltas.device.type, enabled=False):
+            h = filter_rows(a3, self.mlp[-1].weight[channels], self.deltas[channels], self.max_len, dtype)
+        return F.pad(h, (0, n - h.shape[-1])) if h.shape[-1] < n else h
 
 
 class HyenaMixer(nn.Module):
@@ -184,6 +201,17 @@ class HyenaMixer(nn.Module):
         k = self.raw_filter(h.shape[1], cdt)[0]  # (D, L)
         return hyena_order2(h, self.in_proj.weight, self.in_proj.bias, self.short_conv_weight, self.short_conv_bias,
                             k, self.skip[0], self.out_proj.weight, self.out_proj.bias, norm=norm, residual=True)
+
+    def residual_inplace_(self, h: Tensor, norm: Norm) -> None:
+        """h <- h + self(LayerNorm(h)) in place, without autograd, for long whole-sequence inference: the
+        long filters are made a few channels at a time, nothing of size (3D, L) is held
+        (genoseq.ops.hyena_inplace). Callers check _fused first."""
+        L = h.shape[1]
+        cdt = torch.float64 if h.dtype == torch.float64 else torch.float32
+        a3 = self.filter.hidden(L, cdt)  # (min(L, cutoff), filter_dim)
+        hyena_order2_residual_(h, norm, self.in_proj.weight, self.in_proj.bias, self.short_conv_weight,
+                               self.short_conv_bias, a3, lambda a, ps: self.filter.rows(a, ps, L, cdt), self.skip[0],
+                               self.out_proj.weight, self.out_proj.bias)
 
     def _fused(self, x: Tensor) -> bool:
         """The fused CPU operator (genoseq.ops.hyena_conv) serves causal order-2 mixers; CUDA tensors keep

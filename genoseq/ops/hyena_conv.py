@@ -44,28 +44,30 @@ class _Workspace:
     zero tails. One FFT call per direction and group: rows R = [filter (G); gated input (B*G); dz (B*G)].
     (Spectra and inverse transforms are the FFT calls' own outputs: torch's out= would add a copy.)"""
 
-    def __init__(self, B: int, G: int, L: int, n: int, cdt: torch.dtype) -> None:
+    def __init__(self, B: int, G: int, L: int, n: int, cdt: torch.dtype, backward: bool = True) -> None:
         BG = B * G
         self.B, self.G, self.L, self.n = B, G, L, n
         self.U = torch.empty(B, 3, G, L, dtype=cdt)  # short-conv inputs in the compute dtype; backward: du
         self.C = torch.empty(B, 3, G, L, dtype=cdt)  # short-conv outputs x1, x2, v
-        self.dC = torch.empty(B, 3, G, L, dtype=cdt)  # their gradients
-        self.R = torch.zeros(G + 2 * BG, n, dtype=cdt)  # zero-padded FFT inputs
-        self.Kp, self.P, self.Q = self.R[:G], self.R[G : G + BG].view(B, G, n), self.R[G + BG :].view(B, G, n)
+        self.dC = torch.empty(B, 3, G, L, dtype=cdt) if backward else None  # their gradients
+        self.R = torch.zeros(G + (2 if backward else 1) * BG, n, dtype=cdt)  # zero-padded FFT inputs
+        self.Kp, self.P = self.R[:G], self.R[G : G + BG].view(B, G, n)
+        self.Q = self.R[G + BG :].view(B, G, n) if backward else None
 
 
 _workspaces: dict[int, dict[tuple, _Workspace]] = {}  # thread id -> {shape key: workspace}
 
 
-def _workspace(B: int, G: int, L: int, n: int, cdt: torch.dtype) -> _Workspace:
-    """This thread's workspace for the shape, made once and kept (see clear_workspaces)."""
-    key = (B, G, L, n, cdt, torch.is_inference_mode_enabled())  # inference tensors are read-only outside it
+def _workspace(B: int, G: int, L: int, n: int, cdt: torch.dtype, backward: bool = True) -> _Workspace:
+    """This thread's workspace for the shape, made once and kept (see clear_workspaces); ``backward=False``:
+    without the gradient buffers (forward only)."""
+    key = (B, G, L, n, cdt, backward, torch.is_inference_mode_enabled())  # inference tensors: read-only outside
     mine = _workspaces.setdefault(threading.get_ident(), {})
     if key not in mine:
         if len(mine) >= 2:  # a full group and a remainder group; anything else is a new shape
             mine.clear()
         with torch.inference_mode(False):  # normal tensors: usable both inside and outside inference mode
-            mine[key] = _Workspace(B, G, L, n, cdt)
+            mine[key] = _Workspace(B, G, L, n, cdt, backward)
     return mine[key]
 
 

@@ -33,6 +33,15 @@ def features(lags: Tensor, max_len: int, bands: Tensor, pos_dim: int, dtype: tor
     return torch.cat([t, torch.cos(ang), torch.sin(ang)], dim=-1)[:, :pos_dim]
 
 
+def _hidden_piece(lo: int, hi: int, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, W3: Tensor, b3: Tensor,
+                  bands: Tensor, max_len: int, pos_dim: int, dtype: torch.dtype) -> Tensor:
+    """a3 (hi - lo, F) for lags lo..hi-1, in the weights' dtype."""
+    z = features(torch.arange(lo, hi, device=W1.device), max_len, bands, pos_dim, dtype).to(W1.dtype)
+    a1 = torch.sin(torch.addmm(b1, z, W1.t()))
+    a2 = torch.sin(torch.addmm(b2, a1, W2.t()))
+    return torch.sin(torch.addmm(b3, a2, W3.t()))
+
+
 class _ImplicitFilter(torch.autograd.Function):
     @staticmethod
     def forward(ctx, W1, b1, W2, b2, W3, b3, W4, m, deltas, bands, max_len, pos_dim, dtype):
@@ -42,10 +51,7 @@ class _ImplicitFilter(torch.autograd.Function):
 
         def job(lo: int) -> None:
             hi = min(m, lo + _PIECE)
-            z = features(torch.arange(lo, hi, device=dev), max_len, bands, pos_dim, dtype).to(pdt)
-            a1 = torch.sin(torch.addmm(b1, z, W1.t()))
-            a2 = torch.sin(torch.addmm(b2, a1, W2.t()))
-            a3 = torch.sin(torch.addmm(b3, a2, W3.t()))
+            a3 = _hidden_piece(lo, hi, W1, b1, W2, b2, W3, b3, bands, max_len, pos_dim, dtype)
             torch.mul(torch.mm(W4 * scale(lo).to(pdt)[:, None], a3.t()), E[:, : hi - lo], out=k[:, lo:hi])
 
         map_groups(job, range(0, m, _PIECE), m)
@@ -105,3 +111,34 @@ def implicit_filter(W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, W3: Tensor, 
     """k (C, m) in ``dtype`` for lags 0..m-1 (see the module docstring); the MLP runs in the weights' dtype.
     W1 (F, P), W2 and W3 (F, F), W4 (C, F), biases (F,); deltas (C,); bands (P // 2,)."""
     return _ImplicitFilter.apply(W1, b1, W2, b2, W3, b3, W4, m, deltas, bands, max_len, pos_dim, dtype)
+
+
+def filter_hidden(W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, W3: Tensor, b3: Tensor, m: int, bands: Tensor,
+                  max_len: int, pos_dim: int, dtype: torch.dtype) -> Tensor:
+    """The MLP's last hidden activations a3 (m, F) for lags 0..m-1, without autograd (whole-sequence
+    inference: the filters of a few channels at a time come from it through :func:`filter_rows`)."""
+    a3 = torch.empty(m, W1.shape[0], dtype=W1.dtype, device=W1.device)
+
+    def job(lo: int) -> None:
+        hi = min(m, lo + _PIECE)
+        a3[lo:hi] = _hidden_piece(lo, hi, W1, b1, W2, b2, W3, b3, bands, max_len, pos_dim, dtype)
+
+    with torch.no_grad():
+        map_groups(job, range(0, m, _PIECE), m)
+    return a3
+
+
+def filter_rows(a3: Tensor, W4: Tensor, deltas: Tensor, max_len: int, dtype: torch.dtype) -> Tensor:
+    """k (C, m) = (W4 a3^T) * window for the C channels whose rows of W4 (C, F) and deltas (C,) are given:
+    the same values as :func:`implicit_filter` for those channels."""
+    m, C = a3.shape[0], W4.shape[0]
+    k = torch.empty(C, m, dtype=dtype, device=a3.device)
+    E, scale = _window_parts(deltas, max_len, min(m, _PIECE), dtype)
+
+    def job(lo: int) -> None:
+        hi = min(m, lo + _PIECE)
+        torch.mul(torch.mm(W4 * scale(lo).to(W4.dtype)[:, None], a3[lo:hi].t()), E[:, : hi - lo], out=k[:, lo:hi])
+
+    with torch.no_grad():
+        map_groups(job, range(0, m, _PIECE), m)
+    return k

@@ -145,13 +145,24 @@ def mlp(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, kind: str = "
     return _MLP.apply(x, norm.weight, norm.bias, w1, b1, w2, b2, kind, mdt, norm.eps, residual)
 
 
+def mlp_residual_(h: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, kind: str, norm: Norm) -> None:
+    """h <- h + mlp(LayerNorm(h)) in place, without autograd (whole-sequence long inference: no second
+    (B, L, D) tensor). h must be contiguous; matmuls in the autocast dtype when autocast is on."""
+    dev = h.device.type
+    mdt = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else h.dtype
+    _mlp_inference(h, w1, b1, w2, b2, kind, torch.float64 if h.dtype == torch.float64 else mdt, norm, True,
+                   out=h.view(-1, h.shape[-1]))
+
+
 def _mlp_inference(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, kind: str, mdt: torch.dtype,
-                   norm: Norm | None, residual: bool) -> Tensor:
-    """No autograd: block by block, nothing of size L x hidden kept."""
+                   norm: Norm | None, residual: bool, out: Tensor | None = None) -> Tensor:
+    """No autograd: block by block, nothing of size L x hidden kept. ``out`` (N, D_out): where to write
+    (may be x itself when ``residual``: each block reads its rows before writing them)."""
     with torch.no_grad(), torch.autocast(device_type=x.device.type, enabled=False):
         x2 = x.reshape(-1, x.shape[-1])
         w1m, b1m, w2m, b2m = w1.to(mdt), b1.to(mdt), w2.to(mdt), b2.to(mdt)
-        out = torch.empty(x2.shape[0], w2.shape[0], dtype=x.dtype if residual else mdt, device=x.device)
+        if out is None:
+            out = torch.empty(x2.shape[0], w2.shape[0], dtype=x.dtype if residual else mdt, device=x.device)
 
         def job(sl: slice) -> None:
             xb = x2[sl] if norm is None else F.layer_norm(x2[sl], x2.shape[-1:], norm.weight, norm.bias, norm.eps)
