@@ -17,7 +17,10 @@ Models: the presets plus benchmark shapes of about hyenadna-tiny's size (~0.44M 
 ``bench-mamba`` (4 x M, d 128), ``bench-mamba2`` (4 x S, d 128), ``bench-hybrid`` (H S M H, d 128; no
 attention layer, whose O(L^2) cost would dominate at 131k). ``--max-len L`` sets config.max_len (Hyena's
 filter position scale and support ~9 * max_len); by default training uses max_len = L (a filter spanning
-the whole input, as HyenaDNA trained at that length) and inference keeps the preset's max_len.
+the whole input, as HyenaDNA trained at that length) and inference keeps the preset's max_len. With
+``--max-len L`` for inference (filters spanning the input, like HyenaDNA's 1M-token models), ``embed_long``
+picks its layer-wise strategy (Backbone.embed_layerwise) for Hyena models; ``--chunk`` above L runs one
+plain forward instead.
 """
 
 from __future__ import annotations
