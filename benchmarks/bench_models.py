@@ -118,6 +118,9 @@ def main() -> None:
     p.add_argument("--omp-passive", action="store_true",
                    help="OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning (use on a shared "
                         "machine, where spinning threads burn the CPU time other processes need)")
+    p.add_argument("--malloc-arena-max", type=int, default=None,
+                   help="MALLOC_ARENA_MAX for the children: fewer glibc arenas hold less freed memory of the worker "
+                        "threads (32k training, bf16: ~0.66 vs 0.74-0.78 GB peak RSS with 1, same speed)")
     args = p.parse_args()
     if args.child:
         print(json.dumps(child(args)), flush=True)
@@ -126,6 +129,8 @@ def main() -> None:
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     if args.omp_passive:
         env["OMP_WAIT_POLICY"] = "PASSIVE"
+    if args.malloc_arena_max:
+        env["MALLOC_ARENA_MAX"] = str(args.malloc_arena_max)
     if args.group_threads:
         env["GENOSEQ_GROUP_THREADS"] = str(args.group_threads)
     for mode in args.modes.split(","):
