@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
         pooling: str = typer.Option("mean", help="mean, max, last, or none (per-token, .npz only)."),
         rc_average: bool = typer.Option(False, "--rc-average", help="Average with the reverse complement."),
         batch_size: int = typer.Option(16, help="Sequences per forward pass."),
-        chunk_size: int = typer.Option(None, help="Longer sequences use chunked prefill (default 16384)."),
+        chunk_size: int = typer.Option(None, help="Longer sequences use chunked prefill (default 16384); Hyena models whose filters reach far past a "
+                                       "chunk (max_len ~ input length) go layer by layer over the whole sequence instead."),
         device: str = typer.Option("cpu", help="torch device."),
     ) -> None:
         """Embed sequences (FASTA records, BED regions or a task CSV) into OUT with their row ids."""
