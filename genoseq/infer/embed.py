@@ -331,8 +331,7 @@ def _chunked_one(model, seq, layer, pooling, chunk, device) -> np.ndarray:  # no
     total = None
     tokens: list[np.ndarray] = []
     for a in range(0, len(seq), chunk):
-        x = torch.from_numpy(np.asarray(seq[a : a + chunk], dtype=np.int64))[None].to(device)
-        h = model.backbone.prefill(x, state)[0]  # (c, D)
+        h = model.backbone.prefill(ids[:, a : a + chunk], state)[0]  # (c, D)
         h = h if h.dtype == torch.float64 else h.float()
         if pooling == "mean":
             part = h.double().sum(0)

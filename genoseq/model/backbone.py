@@ -146,6 +146,8 @@ class Backbone(nn.Module):
         chunked prefill would re-transform the whole history for every chunk. Same results as ``forward``
         (same arithmetic per channel). pooling as in :meth:`embed_long`; also "max"."""
         self._check_causal("embed_layerwise")
+        if pooling not in (None, "mean", "max", "last"):
+            raise ConfigError(f"embed_layerwise pooling must be None, 'mean', 'max' or 'last', got {pooling!r}")
         with torch.no_grad():
             h = self.embedding(input_ids).contiguous()  # (B, L, D), updated in place below
             for block in self.blocks:
@@ -157,13 +159,13 @@ class Backbone(nn.Module):
                 return self.norm_f(h)
             if pooling == "last":
                 return self.norm_f(h[:, -1:])[:, 0]
-            if pooling not in ("mean", "max"):
-                raise ConfigError(f"embed_layerwise pooling must be None, 'mean', 'max' or 'last', got {pooling!r}")
             acc = torch.float64 if h.dtype == torch.float64 else torch.float32
-            parts = [self.norm_f(h[:, lo : lo + 65536]).to(acc) for lo in range(0, h.shape[1], 65536)]
-            if pooling == "max":
-                return torch.stack([p.amax(1) for p in parts]).amax(0).to(h.dtype)
-            return (torch.stack([p.sum(1) for p in parts]).sum(0) / h.shape[1]).to(h.dtype)
+            total = None  # running sum or max over position blocks of the final norm's output
+            for lo in range(0, h.shape[1], 65536):
+                part = self.norm_f(h[:, lo : lo + 65536]).to(acc)  # (B, <= 65536, D)
+                part = part.amax(1) if pooling == "max" else part.sum(1)
+                total = part if total is None else (torch.maximum(total, part) if pooling == "max" else total + part)
+            return (total if pooling == "max" else total / h.shape[1]).to(h.dtype)
 
     def embed_long(self, input_ids: Tensor, chunk_size: int = 16384, pooling: str | None = None,
                    strategy: str = "auto") -> Tensor:

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from genoseq.ops._groups import map_groups
 from genoseq.ops.fftconv import fast_fft_len, fft_size, long_conv_direct
-from genoseq.ops.prenorm import Norm, norm_backward, normalize
+from genoseq.ops.prenorm import Norm, matmul_dtype, norm_backward, normalize
 
 CONV_IMPL = "fft"  # "direct": the O(L^2) oracle inside the fused operator (tests: exact causality)
 _GROUP_ELEMS = 1 << 19  # target channels * n per group (G = 8 at L = 32k)
@@ -274,13 +274,6 @@ class _HyenaOrder2(torch.autograd.Function):
                 d_out_b.to(out_w.dtype), None, None, None)
 
 
-def _matmul_dtype(x: Tensor) -> torch.dtype:
-    dev = x.device.type
-    if x.dtype == torch.float64:
-        return torch.float64
-    return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
-
-
 def hyena_order2(x: Tensor, in_w: Tensor, in_b: Tensor, conv_w: Tensor, conv_b: Tensor, k: Tensor, skip: Tensor,
                  out_w: Tensor, out_b: Tensor, norm: Norm | None = None, residual: bool = False) -> Tensor:
     """Causal order-2 Hyena mixer, fused (see the module docstring). x (B, L, D); in_w (3D, D); in_b (3D,);
@@ -291,9 +284,9 @@ def hyena_order2(x: Tensor, in_w: Tensor, in_b: Tensor, conv_w: Tensor, conv_b: 
     ``residual`` it returns x + mixer(...) in x's dtype (a pre-norm residual branch in one op)."""
     if norm is None:
         return _HyenaOrder2.apply(x, None, None, in_w, in_b, conv_w, conv_b, k, skip, out_w, out_b,
-                                  _matmul_dtype(x), None, residual)
+                                  matmul_dtype(x), None, residual)
     return _HyenaOrder2.apply(x, norm.weight, norm.bias, in_w, in_b, conv_w, conv_b, k, skip, out_w, out_b,
-                              _matmul_dtype(x), norm.eps, residual)
+                              matmul_dtype(x), norm.eps, residual)
 
 
 # ---------------------------------------------------------------------------------------------- streaming
@@ -343,10 +336,8 @@ def hyena_order2_chunk(x: Tensor, in_w: Tensor, in_b: Tensor, conv_w: Tensor, co
     K, T0 = conv_w.shape[-1], hist.shape[-1]
     T = T0 + Lc
     dev = x.device.type
-    mdt = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
+    mdt = matmul_dtype(x)
     cdt = torch.float64 if x.dtype == torch.float64 else torch.float32
-    if x.dtype == torch.float64:
-        mdt = torch.float64
     with torch.no_grad(), torch.autocast(device_type=dev, enabled=False):
         u = _in_proj(x.to(mdt), in_w.to(mdt))  # (B, 3D, Lc), without the bias
         y = torch.empty(B, D, Lc, dtype=mdt, device=x.device)

@@ -25,7 +25,7 @@ from torch import Tensor
 from genoseq.ops._groups import map_groups
 from genoseq.ops.fftconv import fft_size
 from genoseq.ops.hyena_conv import _conv, _load_group, _workspace
-from genoseq.ops.prenorm import Norm, blocks
+from genoseq.ops.prenorm import Norm, blocks, matmul_dtype
 
 PHASE_BYTES = 128 << 20  # in-projection + filters of one phase of channels
 _GROUP_ELEMS = 1 << 22  # channels * n per group: G = 2 at n = 2^21 (each FFT call has >= 4 rows)
@@ -65,7 +65,7 @@ def hyena_order2_residual_(h: Tensor, norm: Norm, in_w: Tensor, in_b: Tensor, co
     B, L, D = h.shape
     dev = h.device.type
     cdt = torch.float64 if h.dtype == torch.float64 else torch.float32
-    mdt = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) and cdt != torch.float64 else h.dtype
+    mdt = matmul_dtype(h)
     n = fft_size(L)
     K = conv_w.shape[-1]
     G = _group_size(D, B, n)

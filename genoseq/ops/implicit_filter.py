@@ -42,17 +42,22 @@ def _hidden_piece(lo: int, hi: int, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tens
     return torch.sin(torch.addmm(b3, a2, W3.t()))
 
 
+def _project_piece(k: Tensor, lo: int, a3: Tensor, W4: Tensor, E: Tensor, scale) -> None:
+    """k[:, lo:lo + len(a3)] = (W4 a3^T) * window, the window of lags from lo (see _window_parts)."""
+    hi = lo + a3.shape[0]
+    torch.mul(torch.mm(W4 * scale(lo).to(W4.dtype)[:, None], a3.t()), E[:, : hi - lo], out=k[:, lo:hi])
+
+
 class _ImplicitFilter(torch.autograd.Function):
     @staticmethod
     def forward(ctx, W1, b1, W2, b2, W3, b3, W4, m, deltas, bands, max_len, pos_dim, dtype):
-        C, dev, pdt = W4.shape[0], W4.device, W4.dtype
-        k = torch.empty(C, m, dtype=dtype, device=dev)
+        k = torch.empty(W4.shape[0], m, dtype=dtype, device=W4.device)
         E, scale = _window_parts(deltas, max_len, min(m, _PIECE), dtype)
 
         def job(lo: int) -> None:
             hi = min(m, lo + _PIECE)
-            a3 = _hidden_piece(lo, hi, W1, b1, W2, b2, W3, b3, bands, max_len, pos_dim, dtype)
-            torch.mul(torch.mm(W4 * scale(lo).to(pdt)[:, None], a3.t()), E[:, : hi - lo], out=k[:, lo:hi])
+            _project_piece(k, lo, _hidden_piece(lo, hi, W1, b1, W2, b2, W3, b3, bands, max_len, pos_dim, dtype),
+                           W4, E, scale)
 
         map_groups(job, range(0, m, _PIECE), m)
         ctx.save_for_backward(W1, b1, W2, b2, W3, b3, W4, deltas, bands)
@@ -136,8 +141,7 @@ def filter_rows(a3: Tensor, W4: Tensor, deltas: Tensor, max_len: int, dtype: tor
     E, scale = _window_parts(deltas, max_len, min(m, _PIECE), dtype)
 
     def job(lo: int) -> None:
-        hi = min(m, lo + _PIECE)
-        torch.mul(torch.mm(W4 * scale(lo).to(W4.dtype)[:, None], a3[lo:hi].t()), E[:, : hi - lo], out=k[:, lo:hi])
+        _project_piece(k, lo, a3[lo : lo + _PIECE], W4, E, scale)
 
     with torch.no_grad():
         map_groups(job, range(0, m, _PIECE), m)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from genoseq.ops._groups import map_groups
-from genoseq.ops.prenorm import Norm
+from genoseq.ops.prenorm import Norm, matmul_dtype
 
 _BLOCK = 1024  # positions per block
 
@@ -133,10 +133,7 @@ def mlp(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, kind: str = "
     "glu" (silu(a) * b over the two halves of fc1's output). Output in the autocast dtype when autocast is
     on, else x's dtype. With ``norm`` the MLP reads LayerNorm(x) (recomputed in backward, never stored); with
     ``residual`` it returns x + mlp(...) in x's dtype (a pre-norm residual branch in one op)."""
-    dev = x.device.type
-    mdt = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
-    if x.dtype == torch.float64:
-        mdt = torch.float64
+    mdt = matmul_dtype(x)
     params = (x, w1, b1, w2, b2) if norm is None else (x, w1, b1, w2, b2, norm.weight, norm.bias)
     if not (torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in params)):
         return _mlp_inference(x, w1, b1, w2, b2, kind, mdt, norm, residual)
@@ -148,10 +145,7 @@ def mlp(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, kind: str = "
 def mlp_residual_(h: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, kind: str, norm: Norm) -> None:
     """h <- h + mlp(LayerNorm(h)) in place, without autograd (whole-sequence long inference: no second
     (B, L, D) tensor). h must be contiguous; matmuls in the autocast dtype when autocast is on."""
-    dev = h.device.type
-    mdt = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else h.dtype
-    _mlp_inference(h, w1, b1, w2, b2, kind, torch.float64 if h.dtype == torch.float64 else mdt, norm, True,
-                   out=h.view(-1, h.shape[-1]))
+    _mlp_inference(h, w1, b1, w2, b2, kind, matmul_dtype(h), norm, True, out=h.view(-1, h.shape[-1]))
 
 
 def _mlp_inference(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, kind: str, mdt: torch.dtype,

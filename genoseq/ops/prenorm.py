@@ -28,6 +28,15 @@ class Norm:
     eps: float
 
 
+def matmul_dtype(x: Tensor) -> torch.dtype:
+    """The dtype the fused branches run their matmuls in: float64 for float64 x, else the autocast dtype
+    when autocast is on for x's device, else x's dtype."""
+    dev = x.device.type
+    if x.dtype == torch.float64:
+        return torch.float64
+    return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
+
+
 def blocks(N: int, size: int = BLOCK) -> list[slice]:
     """Row slices of at most ``size`` rows covering 0..N-1."""
     return [slice(lo, min(N, lo + size)) for lo in range(0, N, size)]
