@@ -34,8 +34,11 @@ from genoseq.errors import ConfigError
 __all__ = ["ssd", "ssd_ref", "ssd_sequential"]
 
 # Elements of one block's largest operands, (batch, steps, heads, P) and the chunk states (batch, chunks, heads,
-# P, N): small enough to stay in cache between the passes over them (512 steps of the bench-mamba2 shape).
-BLOCK_ELEMENTS = 1 << 17
+# P, N): 2,048 steps of the bench-mamba2 shape (its largest block temporaries ~5 MB, about L2-sized). Measured
+# on the fused training step (L = 8k and 32k, 2 workers): 512-step blocks were 15-30% slower (their ops are small
+# enough that per-op overhead and the workers' hand-offs of the GIL dominate); 4,096+ steps leave too few blocks
+# to overlap at 8k.
+BLOCK_ELEMENTS = 1 << 19
 
 
 def _compute_dtype(t: Tensor) -> torch.dtype:
