@@ -38,6 +38,8 @@ from genoseq.ops.ssd import (
     forward_state,
 )
 
+_ROWS = 512  # rows per piece of the conv's passes: 512 x 384 float32 channels (bench-mamba2) is 0.8 MB
+
 
 class Dims(NamedTuple):
     E: int  # d_inner = H * P
@@ -66,14 +68,34 @@ def _in_proj_block(zx: Tensor, s0: int, s1: int, dims: Dims, K: int, cdt: torch.
 def _conv(ext: Tensor, wt: Tensor, b: Tensor) -> Tensor:
     """Causal depthwise conv: window ext (B, lb + K - 1, C), taps wt (K, C) (the conv weight transposed, one
     contiguous row per tap: a strided per-channel vector makes each product ~4x slower), b (C,) -> pre
-    (B, lb, C) with pre[t] = b + sum_j wt[j] ext[t + j]."""
+    (B, lb, C) with pre[t] = b + sum_j wt[j] ext[t + j]. In pieces of ``_ROWS`` rows (they stay in L2)."""
     K = wt.shape[0]
     lb = ext.shape[1] - (K - 1)
-    pre = ext[:, K - 1 :] * wt[K - 1]
-    pre += b
-    for j in range(K - 1):
-        pre.addcmul_(ext[:, j : j + lb], wt[j])
+    pre = ext.new_empty(ext.shape[0], lb, ext.shape[2])
+    for r0 in range(0, lb, _ROWS):
+        r1 = min(lb, r0 + _ROWS)
+        out = torch.mul(ext[:, r0 + K - 1 : r1 + K - 1], wt[K - 1], out=pre[:, r0:r1])
+        out += b
+        for j in range(K - 1):
+            out.addcmul_(ext[:, r0 + j : r1 + j], wt[j])
     return pre
+
+
+def _conv_backward(dpre: Tensor, xbc: Tensor, wt: Tensor, dxbc: Tensor, d_w: Tensor, d_b: Tensor) -> None:
+    """Backward of :func:`_conv`: dpre (B, lb + K - 1, C) = d pre for the block's rows followed by the K - 1
+    rows after it (the halo), xbc its input window (B, lb + K - 1, C). Writes d xbc[t] = sum_j wt[j]
+    dpre[t + K - 1 - j] for the block's rows into dxbc (B, lb, C); adds to d_w (K, C) and d_b (C,)."""
+    K = wt.shape[0]
+    lb = dxbc.shape[1]
+    for r0 in range(0, lb, _ROWS):
+        r1 = min(lb, r0 + _ROWS)
+        out = torch.mul(dpre[:, r0 + K - 1 : r1 + K - 1], wt[0], out=dxbc[:, r0:r1])  # j = 0 reads xbc[t]
+        for j in range(1, K):
+            out.addcmul_(dpre[:, r0 + K - 1 - j : r1 + K - 1 - j], wt[j])
+        dp = dpre[:, r0:r1]
+        for j in range(K):
+            d_w[j] += (dp * xbc[:, r0 + j : r1 + j]).sum((0, 1))
+        d_b += dp.sum((0, 1))
 
 
 def _mm(a: Tensor, b: Tensor) -> Tensor:
@@ -239,14 +261,7 @@ class _FusedMamba2(torch.autograd.Function):
                 dpre[:, lb:] = carry["halo"]
                 silu_backward(da, pre, grad_input=dpre[:, :lb])
                 del da, pre
-                # conv: pre[t] = b + sum_j w_j xbc[t + j]  ->  d xbc, d w, d b
-                dxbc = torch.mul(dpre[:, K - 1 :], w_c[0], out=dzx[..., E : E + CD])  # j = 0 reads xbc[t]
-                for j in range(1, K):
-                    dxbc.addcmul_(dpre[:, K - 1 - j : K - 1 - j + lb], w_c[j])
-                dp = dpre[:, :lb]
-                for j in range(K):
-                    d_conv_w[j] += (dp * xbc[:, j : j + lb]).sum((0, 1))
-                d_conv_b.add_(dp.sum((0, 1)))
+                _conv_backward(dpre, xbc, w_c, dzx[..., E : E + CD], d_conv_w, d_conv_b)  # d xbc, d w, d b
                 carry["halo"] = dpre[:, : K - 1].clone()  # what the block before reads past its end
                 # dt = softplus(dtr + dt_bias)
                 dtr = zx[:, s0:s1, E + CD :].to(cdt)

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from torch import nn
+import torch
+from torch import Tensor, nn
+
+from genoseq.ops.rms_norm import rms_norm
+
+
+class RMSNorm(nn.RMSNorm):
+    """``torch.nn.RMSNorm`` (same parameters and state dict) whose CPU training pass takes
+    :func:`genoseq.ops.rms_norm.rms_norm`: a hand-written backward instead of autograd through the composite."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        w = self.weight
+        if (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and torch.is_grad_enabled()
+                and w is not None and w.dtype == x.dtype and self.eps is not None
+                and len(self.normalized_shape) == 1):
+            return rms_norm(x, w, self.eps)
+        return super().forward(x)
 
 
 def make_norm(kind: str, dim: int, eps: float) -> nn.Module:
     """``kind`` "layernorm" or "rmsnorm" over the last dim of size ``dim``."""
     if kind == "rmsnorm":
-        return nn.RMSNorm(dim, eps=eps)
+        return RMSNorm(dim, eps=eps)
     return nn.LayerNorm(dim, eps=eps)

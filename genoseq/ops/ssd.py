@@ -211,6 +211,28 @@ def _weighted(xn: Tensor, v: Tensor) -> Tensor:
     return torch.mul(xn.permute(0, 1, 3, 2, 4, 5), v.transpose(-1, -2)[..., None], out=out)
 
 
+def _pass_states(states: Tensor, dec: Tensor, h: Tensor, hs: Tensor) -> Tensor:
+    """The chunk-to-chunk recurrence: hs[:, 0] = h, hs[:, c + 1] = states[:, c] + dec[:, c] hs[:, c] for the
+    chunks c of dim 1 (dec broadcasting); returns the state after the last chunk. Views are taken once
+    (unbind) rather than per step: the steps are small and their indexing ops would cost as much."""
+    st, dc, hv = states.unbind(1), dec.unbind(1), hs.unbind(1)
+    hv[0].copy_(h)
+    for c in range(len(st) - 1):
+        torch.addcmul(st[c], hv[c], dc[c], out=hv[c + 1])
+    return torch.addcmul(st[-1], hv[-1], dc[-1])
+
+
+def _pass_grads(dstart: Tensor, dec: Tensor, dh: Tensor, dend: Tensor) -> Tensor:
+    """The recurrence of :func:`_pass_states` backwards: dend[:, K-1] = dh, dend[:, c - 1] = dstart[:, c] +
+    dec[:, c] dend[:, c] (the gradient of the state at each chunk's end); returns the gradient of the state
+    before the first chunk."""
+    ds, dc, de = dstart.unbind(1), dec.unbind(1), dend.unbind(1)
+    de[-1].copy_(dh)
+    for c in range(len(ds) - 1, 0, -1):
+        torch.addcmul(ds[c], de[c], dc[c], out=de[c - 1])
+    return torch.addcmul(ds[0], de[0], dc[0])
+
+
 def _forward_block_exact(
     x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, h: Tensor, chunk: int, starts: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
@@ -233,10 +255,7 @@ def _forward_block_exact(
     states = states.view(bt, K, g, n, hg, p)
     dec = _exp(aend)[:, :, :, None, :, None]  # (Bt, K, G, 1, Hg, 1)
     hs = x.new_empty(bt, K, g, n, hg, p) if starts is None else starts
-    hs[:, 0] = h
-    for c in range(K - 1):
-        torch.addcmul(states[:, c], hs[:, c], dec[:, c], out=hs[:, c + 1])
-    h = torch.addcmul(states[:, K - 1], hs[:, K - 1], dec[:, K - 1])
+    h = _pass_states(states, dec, h, hs)
     del states
     # the state at each chunk start read out by C, decayed to each step
     y_off = torch.matmul(Cg, hs.reshape(bt, K, g, n, hg * p)).view(bt, K, g, T, hg, p)
@@ -291,10 +310,7 @@ def _backward_block_exact(
     # -- the chunk-to-chunk state passing, backwards: dend[c] = d loss / d state at the end of chunk c
     dec = _exp(aend)[:, :, :, None, :, None]  # (Bt, K, G, 1, Hg, 1)
     dend = torch.empty_like(dstart)
-    dend[:, K - 1] = dh
-    for c in range(K - 1, 0, -1):
-        torch.addcmul(dstart[:, c], dend[:, c], dec[:, c], out=dend[:, c - 1])
-    dh = torch.addcmul(dstart[:, 0], dend[:, 0], dec[:, 0])
+    dh = _pass_grads(dstart, dec, dh, dend)
     daend = (dend * hs).sum((3, 5)) * dec[:, :, :, 0, :, 0]  # (Bt, K, G, Hg)
     del dstart
     # -- each chunk's contribution to its end state: B^T (x v), v = dt exp(aend - acum)
@@ -388,10 +404,7 @@ def forward_state(loc: _Local, h: Tensor, starts: Tensor | None = None) -> tuple
     dec = _exp(t["acum"][..., -1])[:, :, :, None, :, None]  # (Bt, K, G, 1, Hg, 1)
     states = t["states"]
     hs = states.new_empty(bt, K, g, n, hg, p) if starts is None else starts
-    hs[:, 0] = h
-    for c in range(K - 1):
-        torch.addcmul(states[:, c], hs[:, c], dec[:, c], out=hs[:, c + 1])
-    h = torch.addcmul(states[:, K - 1], hs[:, K - 1], dec[:, K - 1])
+    h = _pass_states(states, dec, h, hs)
     # y = ea * (tril(C B^T) U + C (ec h_start))
     hsc = torch.mul(hs, t["ec"][:, :, :, None, :, None]).view(bt, K, g, n, hg * p)
     y = _bmm_into(t["y_in"], t["Cg"], hsc).view(bt, K, g, T, hg, p).mul_(t["ea"].transpose(-1, -2)[..., None])
@@ -467,10 +480,7 @@ def backward_state(loc: _Local, dh: Tensor) -> tuple[Tensor, Tensor, Tensor, Ten
     # -- the chunk-to-chunk state passing, backwards: dend[c] = d loss / d state at the end of chunk c
     dec6 = dec[:, :, :, None, :, None]  # (Bt, K, G, 1, Hg, 1)
     dend = torch.empty_like(dstart)
-    dend[:, K - 1] = dh
-    for c in range(K - 1, 0, -1):
-        torch.addcmul(dstart[:, c], dend[:, c], dec6[:, c], out=dend[:, c - 1])
-    dh = torch.addcmul(dstart[:, 0], dend[:, 0], dec6[:, 0])
+    dh = _pass_grads(dstart, dec6, dh, dend)
     daend = (dend * t["starts"]).sum((3, 5)) * dec  # (Bt, K, G, Hg)
     # -- each chunk's own end state B^T U q: dSq = d states * q
     dSq = dend.mul_(q[:, :, :, None, :, None]).view(bt, K, g, n, hg * p)
