@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from genoseq.errors import ConfigError
 from genoseq.model.ssm_state import RecurrentMixer
 from genoseq.ops._dispatch import selective_scan, short_conv
+from genoseq.ops.layout import contiguous_grad
 
 # The operators above are the dispatching public ones (the objects genoseq.ops exports), imported from
 # _dispatch because loading the submodule genoseq.ops.selective_scan (or .short_conv) rebinds that
@@ -119,9 +120,13 @@ class MambaMixer(RecurrentMixer):
     ) -> tuple[Tensor, Tensor, Tensor]:
         """x (B, L, D) -> (y (B, L, D), new conv state, new ssm state)."""
         u, z = self.in_proj(x).chunk(2, dim=-1)  # (B, L, d_inner) each
+        # (B, d_inner, L) contiguous: a transposed view would make every elementwise op of the conv and its
+        # backward walk memory in two orders at once (~10x slower per element)
         u, conv_state = short_conv(
-            u.transpose(1, 2), self.conv_weight, self.conv_bias, activation="silu", state=conv_state
+            u.transpose(1, 2).contiguous(), self.conv_weight, self.conv_bias, activation="silu", state=conv_state
         )  # (B, d_inner, L)
+        # u feeds the scan and (transposed) x_proj: its summed gradient could arrive in x_proj's layout
+        u = contiguous_grad(u)
         delta, Bm, Cm = self._ssm_inputs(u.transpose(1, 2))  # (B, L, d_inner), (B, L, N) x2
         y, ssm_state = selective_scan(
             u,
@@ -137,7 +142,8 @@ class MambaMixer(RecurrentMixer):
             return_final_state=True,
             chunk_size=self.chunk_size,
         )  # (B, d_inner, L), (B, d_inner, N)
-        return self.out_proj(y.transpose(1, 2)), conv_state, ssm_state
+        # out_proj reads y transposed: its gradient comes back in (B, L, d_inner) order
+        return self.out_proj(contiguous_grad(y).transpose(1, 2)), conv_state, ssm_state
 
     # -- public API -------------------------------------------------------------------------------
     def allocate_state(

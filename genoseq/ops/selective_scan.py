@@ -302,6 +302,11 @@ def selective_scan(
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
     dtype = _compute_dtype(u)
     dg = dm // groups
+    # (B, Dm, L) arguments are often transposed views of (B, L, Dm) activations (the Mamba mixer passes them
+    # so): one copy each into the (B, Dm, L) layout, so that no elementwise op below mixes the two layouts
+    # (an op whose inputs walk memory in different orders ran ~10x slower per element)
+    u, delta = u.contiguous(), delta.contiguous()
+    z = None if z is None else z.contiguous()
     dt = _discretize_dt(delta, delta_bias, delta_softplus, dtype)  # (B, Dm, L)
     du = dt * u.to(dtype)
     dt_g = dt.reshape(batch, groups, dg, length)
