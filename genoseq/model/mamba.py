@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genoseq.errors import ConfigError
+from genoseq.model.mamba_fused import fused_mamba, fused_mamba_applicable
 from genoseq.model.ssm_state import RecurrentMixer
 from genoseq.ops._dispatch import selective_scan, short_conv
 from genoseq.ops.layout import contiguous_grad
@@ -146,6 +147,13 @@ class MambaMixer(RecurrentMixer):
         return self.out_proj(contiguous_grad(y).transpose(1, 2)), conv_state, ssm_state
 
     # -- public API -------------------------------------------------------------------------------
+    def forward(self, x: Tensor) -> Tensor:
+        """x (B, L, d_model) -> (B, L, d_model), causal. CPU training steps take the fused path
+        (genoseq.model.mamba_fused: one autograd node, hand-written backward); the rest ``_mix``."""
+        if x.shape[1] and fused_mamba_applicable(self, x):
+            return fused_mamba(self, x)
+        return self._mix(x, None, None)[0]
+
     def allocate_state(
         self, batch_size: int, device: torch.device | str | None = None, dtype: torch.dtype | None = None
     ) -> dict[str, Tensor]:

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from genoseq.ops._pipeline import run_blocks
+from genoseq.ops.rows import accumulate, conv_rows, conv_rows_backward, mm_rows
 from genoseq.ops.ssd import (
     _backward_block_exact,
     _forward_block_exact,
@@ -37,8 +38,6 @@ from genoseq.ops.ssd import (
     forward_local,
     forward_state,
 )
-
-_ROWS = 512  # rows per piece of the conv's passes: 512 x 384 float32 channels (bench-mamba2) is 0.8 MB
 
 
 class Dims(NamedTuple):
@@ -63,49 +62,6 @@ def _in_proj_block(zx: Tensor, s0: int, s1: int, dims: Dims, K: int, cdt: torch.
     if s0 - lo < K - 1:
         xbc = F.pad(xbc, (0, 0, K - 1 - (s0 - lo), 0))
     return zx[:, s0:s1, :E], xbc, zx[:, s0:s1, E + CD :]
-
-
-def _conv(ext: Tensor, wt: Tensor, b: Tensor) -> Tensor:
-    """Causal depthwise conv: window ext (B, lb + K - 1, C), taps wt (K, C) (the conv weight transposed, one
-    contiguous row per tap: a strided per-channel vector makes each product ~4x slower), b (C,) -> pre
-    (B, lb, C) with pre[t] = b + sum_j wt[j] ext[t + j]. In pieces of ``_ROWS`` rows (they stay in L2)."""
-    K = wt.shape[0]
-    lb = ext.shape[1] - (K - 1)
-    pre = ext.new_empty(ext.shape[0], lb, ext.shape[2])
-    for r0 in range(0, lb, _ROWS):
-        r1 = min(lb, r0 + _ROWS)
-        out = torch.mul(ext[:, r0 + K - 1 : r1 + K - 1], wt[K - 1], out=pre[:, r0:r1])
-        out += b
-        for j in range(K - 1):
-            out.addcmul_(ext[:, r0 + j : r1 + j], wt[j])
-    return pre
-
-
-def _conv_backward(dpre: Tensor, xbc: Tensor, wt: Tensor, dxbc: Tensor, d_w: Tensor, d_b: Tensor) -> None:
-    """Backward of :func:`_conv`: dpre (B, lb + K - 1, C) = d pre for the block's rows followed by the K - 1
-    rows after it (the halo), xbc its input window (B, lb + K - 1, C). Writes d xbc[t] = sum_j wt[j]
-    dpre[t + K - 1 - j] for the block's rows into dxbc (B, lb, C); adds to d_w (K, C) and d_b (C,)."""
-    K = wt.shape[0]
-    lb = dxbc.shape[1]
-    for r0 in range(0, lb, _ROWS):
-        r1 = min(lb, r0 + _ROWS)
-        out = torch.mul(dpre[:, r0 + K - 1 : r1 + K - 1], wt[0], out=dxbc[:, r0:r1])  # j = 0 reads xbc[t]
-        for j in range(1, K):
-            out.addcmul_(dpre[:, r0 + K - 1 - j : r1 + K - 1 - j], wt[j])
-        dp = dpre[:, r0:r1]
-        for j in range(K):
-            d_w[j] += (dp * xbc[:, r0 + j : r1 + j]).sum((0, 1))
-        d_b += dp.sum((0, 1))
-
-
-def _mm(a: Tensor, b: Tensor) -> Tensor:
-    """(..., k) @ (k, m) with the leading dims flattened (one 2-D matrix product)."""
-    return (a.reshape(-1, a.shape[-1]) @ b).view(*a.shape[:-1], b.shape[-1])
-
-
-def _accumulate(acc: Tensor, v: Tensor) -> None:
-    """acc += v, v a product in the matmul dtype (bfloat16 under autocast), the sum in acc's dtype."""
-    acc.add_(v.to(acc.dtype))
 
 
 def _ssd_views(a: Tensor, dt: Tensor, dims: Dims):
@@ -141,10 +97,10 @@ class _FusedMamba2(torch.autograd.Function):
             def first(i):  # in_proj (with the conv's K-1 rows of history), conv, SiLU, the SSD's local part
                 s0, s1 = bounds[i]
                 lo = max(0, s0 - (K - 1))
-                zx_b = _mm(u_mm[:, lo:s1], w_i)  # (B, s1 - lo, E + CD + H)
+                zx_b = mm_rows(u_mm[:, lo:s1], w_i)  # (B, s1 - lo, E + CD + H)
                 zx[:, s0:s1] = zx_b[:, s0 - lo :]
                 _, xbc, dtr = _in_proj_block(zx_b, s0 - lo, s1 - lo, dims, K, cdt)
-                a = F.silu(_conv(xbc, w_c, b_c))  # (B, lb, CD)
+                a = F.silu(conv_rows(xbc, w_c, b_c))  # (B, lb, CD)
                 dt = F.softplus(dtr.to(cdt) + bias)  # (B, lb, H)
                 dt_all[:, s0:s1] = dt
                 views = _ssd_views(a, dt, dims)
@@ -169,7 +125,7 @@ class _FusedMamba2(torch.autograd.Function):
                 g = y.mul_(F.silu(zx[:, s0:s1, :E].to(cdt)))
                 r = torch.rsqrt(g.square().mean(-1, keepdim=True) + eps)  # (B, lb, 1)
                 r_all[:, s0:s1] = r
-                out[:, s0:s1] = _mm(g.mul_(r).mul_(nw).to(mm), w_o)
+                out[:, s0:s1] = mm_rows(g.mul_(r).mul_(nw).to(mm), w_o)
 
             run_blocks(len(bounds), first, chain, last)
         if save:
@@ -228,7 +184,7 @@ class _FusedMamba2(torch.autograd.Function):
                 dy = dg * sz
                 silu_backward(dg.mul_(y), z, grad_input=dzx[..., :E])  # d z = dg y silu'(z)
                 del dg, sz, z
-                pre = _conv(xbc, w_c, b_c)
+                pre = conv_rows(xbc, w_c, b_c)
                 a = F.silu(pre)
                 dDb = (dy * a[..., :E]).view(bsz, lb, H, P).sum((0, 1, 3))
                 y_ssd = torch.addcmul(y, a[..., :E], Dc, value=-1)  # the SSD output: y - D x
@@ -242,7 +198,7 @@ class _FusedMamba2(torch.autograd.Function):
                 s0, s1 = bounds[i]
                 lb, c0, c1 = s1 - s0, s0 // T, -(-s1 // T)
                 xbc, pre, views, dy, dy_v, loc, dzx, (dw_out, dnw, dDb) = r
-                _accumulate(d_w_out, dw_out)
+                accumulate(d_w_out, dw_out)
                 d_norm_w.add_(dnw)
                 dD.add_(dDb)
                 if loc is None:
@@ -261,7 +217,7 @@ class _FusedMamba2(torch.autograd.Function):
                 dpre[:, lb:] = carry["halo"]
                 silu_backward(da, pre, grad_input=dpre[:, :lb])
                 del da, pre
-                _conv_backward(dpre, xbc, w_c, dzx[..., E : E + CD], d_conv_w, d_conv_b)  # d xbc, d w, d b
+                conv_rows_backward(dpre, xbc, w_c, dzx[..., E : E + CD], d_conv_w, d_conv_b)  # d xbc, d w, d b
                 carry["halo"] = dpre[:, : K - 1].clone()  # what the block before reads past its end
                 # dt = softplus(dtr + dt_bias)
                 dtr = zx[:, s0:s1, E + CD :].to(cdt)
@@ -275,7 +231,7 @@ class _FusedMamba2(torch.autograd.Function):
                 du[:, s0:s1] = (dzx2 @ w_i).view(bsz, s1 - s0, dm)
                 return dzx2.t() @ u_mm[:, s0:s1].reshape(-1, dm)
 
-            run_blocks(len(bounds), first, chain, last, fold=lambda i, dw_in: _accumulate(d_w_in, dw_in))
+            run_blocks(len(bounds), first, chain, last, fold=lambda i, dw_in: accumulate(d_w_in, dw_in))
         return (du.to(u.dtype), d_w_in.to(w_in.dtype), d_conv_w.t().contiguous().to(conv_w.dtype), d_conv_b.to(conv_b.dtype),
                 d_dt_bias.to(dt_bias.dtype), (dA.reshape(H) * A).to(A_log.dtype), dD.to(D.dtype),
                 d_norm_w.to(norm_w.dtype), d_w_out.to(w_out.dtype), None, None, None)

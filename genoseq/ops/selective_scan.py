@@ -222,56 +222,61 @@ class _Layout:
         return decay, inp, hs, h_end
 
 
-class _ScanBlock(torch.autograd.Function):
-    """y, h_end = scan of one block; backward recomputes the states and runs the adjoint scan.
+def block_forward(dt: Tensor, du: Tensor, A2: Tensor, B: Tensor, C: Tensor, h0: Tensor, chunk: int
+                  ) -> tuple[Tensor, Tensor]:
+    """One block of the scan, no autograd. dt, du (B, G, Dg, Lb); A2 (G, N, Dg) = A * log2(e); B, C
+    (B, G, N, Lb); h0 (B, G, N, Dg) -> y = sum_n C h (B, G, Dg, Lb) and the state after the block."""
+    lay = _Layout(dt, du, A2, B, C, chunk)
+    _, _, y, h_end = lay.states(h0, readout=lay.C)  # y: (T, B, G, nc, Dg)
+    return _from_steps(y, lay.length), h_end
 
-    Inputs: dt, du (B, G, Dg, Lb); A2 (G, N, Dg) = A * log2(e); B, C (B, G, N, Lb); h0 (B, G, N, Dg).
-    Outputs: y (B, G, Dg, Lb) and h_end (B, G, N, Dg). Only the (small) inputs are saved, so the
-    memory kept for backward is linear in L without the factor N.
+
+def block_backward(dt: Tensor, du: Tensor, A2: Tensor, B: Tensor, C: Tensor, h0: Tensor, chunk: int,
+                   gy: Tensor, g_end: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Gradients (dt, du, A2, B, C, h0) of :func:`block_forward` given gy (B, G, Dg, Lb) and g_end, the
+    gradient of the state after the block: the states are rebuilt from h0, then the adjoint scan."""
+    lay = _Layout(dt, du, A2, B, C, chunk)
+    decay, inp, hs, _ = lay.states(h0)
+    nc, T = lay.nc, lay.chunk
+    gy_s = _to_steps(F.pad(gy, (0, lay.pad)), nc, T).unsqueeze(-2)  # (T, B, G, nc, 1, Dg)
+    # adjoint: g_t = C_t gy_t + decay_{t+1} g_{t+1}, run backwards from g_end (decay 1 after the end)
+    dt_next = _to_steps(F.pad(lay.dt_p[..., 1:], (0, 1)), nc, T).unsqueeze(-2)  # (T, B, G, nc, 1, Dg)
+    decay_next = torch.exp2(dt_next * lay.A)
+    chunk_decay_next = torch.exp2(dt_next.sum(0) * lay.A)
+    gs, _ = _scan_states(decay_next, lay.C * gy_s, chunk_decay_next, g_end, reverse=True)
+    del decay_next, chunk_decay_next
+    g_h0 = decay[0, :, :, 0] * gs[0, :, :, 0]  # (B, G, N, Dg)
+    g_C = (hs * gy_s).sum(-1)  # (T, B, G, nc, N)
+    g_du = (gs * lay.B).sum(-2)  # (T, B, G, nc, Dg)
+    g_B = (gs * lay.du).sum(-1)  # (T, B, G, nc, N)
+    # q = g_t * decay_t * h_{t-1} = g_t * (h_t - inp_t); d decay/d dt = decay * A, d decay/d A2 = decay * ln2 * dt
+    q = hs.sub_(inp).mul_(gs)
+    g_dt = (q * lay.A).sum(-2) * LN_2  # (T, B, G, nc, Dg)
+    g_A2 = (q * lay.dt).sum(dim=(0, 1, 3)) * LN_2  # (G, N, Dg)
+    length = lay.length
+    return (_from_steps(g_dt, length), _from_steps(g_du, length), g_A2, _from_steps(g_B, length),
+            _from_steps(g_C, length), g_h0)
+
+
+class _ScanBlock(torch.autograd.Function):
+    """y, h_end = scan of one block (:func:`block_forward`); backward recomputes the states and runs the
+    adjoint scan (:func:`block_backward`). Only the (small) inputs are saved, so the memory kept for
+    backward is linear in L without the factor N.
     """
 
     @staticmethod
     def forward(ctx, dt, du, A2, B, C, h0, chunk):  # type: ignore[override]
-        lay = _Layout(dt, du, A2, B, C, chunk)
-        _, _, y, h_end = lay.states(h0, readout=lay.C)  # y: (T, B, G, nc, Dg)
         ctx.save_for_backward(dt, du, A2, B, C, h0)
         ctx.chunk = chunk
-        return _from_steps(y, lay.length), h_end
+        return block_forward(dt, du, A2, B, C, h0, chunk)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, gy, g_end):  # type: ignore[override]
         dt, du, A2, B, C, h0 = ctx.saved_tensors
-        lay = _Layout(dt, du, A2, B, C, ctx.chunk)
-        decay, inp, hs, _ = lay.states(h0)
-        nc, T = lay.nc, lay.chunk
         gy = torch.zeros_like(dt) if gy is None else gy
         g_end = torch.zeros_like(h0) if g_end is None else g_end
-        gy_s = _to_steps(F.pad(gy, (0, lay.pad)), nc, T).unsqueeze(-2)  # (T, B, G, nc, 1, Dg)
-        # adjoint: g_t = C_t gy_t + decay_{t+1} g_{t+1}, run backwards from g_end (decay 1 after the end)
-        dt_next = _to_steps(F.pad(lay.dt_p[..., 1:], (0, 1)), nc, T).unsqueeze(-2)  # (T, B, G, nc, 1, Dg)
-        decay_next = torch.exp2(dt_next * lay.A)
-        chunk_decay_next = torch.exp2(dt_next.sum(0) * lay.A)
-        gs, _ = _scan_states(decay_next, lay.C * gy_s, chunk_decay_next, g_end, reverse=True)
-        del decay_next, chunk_decay_next
-        g_h0 = decay[0, :, :, 0] * gs[0, :, :, 0]  # (B, G, N, Dg)
-        g_C = (hs * gy_s).sum(-1)  # (T, B, G, nc, N)
-        g_du = (gs * lay.B).sum(-2)  # (T, B, G, nc, Dg)
-        g_B = (gs * lay.du).sum(-1)  # (T, B, G, nc, N)
-        # q = g_t * decay_t * h_{t-1} = g_t * (h_t - inp_t); d decay/d dt = decay * A, d decay/d A2 = decay * ln2 * dt
-        q = hs.sub_(inp).mul_(gs)
-        g_dt = (q * lay.A).sum(-2) * LN_2  # (T, B, G, nc, Dg)
-        g_A2 = (q * lay.dt).sum(dim=(0, 1, 3)) * LN_2  # (G, N, Dg)
-        length = lay.length
-        return (
-            _from_steps(g_dt, length),
-            _from_steps(g_du, length),
-            g_A2,
-            _from_steps(g_B, length),
-            _from_steps(g_C, length),
-            g_h0,
-            None,
-        )
+        return (*block_backward(dt, du, A2, B, C, h0, ctx.chunk, gy, g_end), None)
 
 
 def selective_scan(

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genoseq.model import mamba2_fused
 from genoseq.model.mamba2 import Mamba2Mixer
 from genoseq.model.mamba2_fused import fused_mamba2
+from genoseq.ops import rows as rows_ops
 
 F64 = torch.float64
 TOL = 1e-10
@@ -54,7 +54,7 @@ CASES = [
 @pytest.mark.parametrize("rows", [512, 3])  # the conv's row pieces: one per block, or several with a halo
 @pytest.mark.parametrize("kw,batch,length,block", CASES, ids=[f"{c[0]}-B{c[1]}-L{c[2]}-blk{c[3]}" for c in CASES])
 def test_fused_equals_autograd_reference_float64(kw, batch, length, block, rows, monkeypatch):
-    monkeypatch.setattr(mamba2_fused, "_ROWS", rows)
+    monkeypatch.setattr(rows_ops, "_ROWS", rows)
     mixer = make_mixer(**kw)
     g = torch.Generator().manual_seed(1)
     x = torch.randn(batch, length, 16, generator=g, dtype=F64)
