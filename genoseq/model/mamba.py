@@ -18,10 +18,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genoseq.errors import ConfigError
-from genoseq.model.mamba_fused import fused_mamba, fused_mamba_applicable
+from genoseq.model.mamba_fused import fused_mamba
 from genoseq.model.ssm_state import RecurrentMixer
 from genoseq.ops._dispatch import selective_scan, short_conv
 from genoseq.ops.layout import contiguous_grad
+from genoseq.ops.rows import fused_training_applicable
 
 # The operators above are the dispatching public ones (the objects genoseq.ops exports), imported from
 # _dispatch because loading the submodule genoseq.ops.selective_scan (or .short_conv) rebinds that
@@ -150,7 +151,7 @@ class MambaMixer(RecurrentMixer):
     def forward(self, x: Tensor) -> Tensor:
         """x (B, L, d_model) -> (B, L, d_model), causal. CPU training steps take the fused path
         (genoseq.model.mamba_fused: one autograd node, hand-written backward); the rest ``_mix``."""
-        if x.shape[1] and fused_mamba_applicable(self, x):
+        if x.shape[1] and fused_training_applicable(self, x, ("selective_scan", "short_conv")):
             return fused_mamba(self, x)
         return self._mix(x, None, None)[0]
 

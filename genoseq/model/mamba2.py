@@ -19,9 +19,10 @@ from torch import Tensor, nn
 
 from genoseq.errors import ConfigError
 from genoseq.model.mamba import check_conv_width, check_positive, compute_dtype, init_dt_bias
-from genoseq.model.mamba2_fused import fused_applicable, fused_mamba2
+from genoseq.model.mamba2_fused import fused_mamba2
 from genoseq.model.ssm_state import RecurrentMixer
 from genoseq.ops._dispatch import short_conv, ssd  # public dispatching operators; see model/mamba.py
+from genoseq.ops.rows import fused_training_applicable
 
 RMS_EPS = 1e-5
 
@@ -140,7 +141,7 @@ class Mamba2Mixer(RecurrentMixer):
     def forward(self, x: Tensor) -> Tensor:
         """x (B, L, d_model) -> (B, L, d_model), causal. CPU training steps take the fused path
         (genoseq.model.mamba2_fused: one autograd node, hand-written backward); the rest ``_mix``."""
-        if x.shape[1] and fused_applicable(self, x):
+        if x.shape[1] and fused_training_applicable(self, x, ("ssd", "short_conv")):
             return fused_mamba2(self, x)
         return self._mix(x, None, None)[0]
 

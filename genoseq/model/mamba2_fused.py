@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from genoseq.ops._pipeline import run_blocks
+from genoseq.ops.prenorm import matmul_dtype
 from genoseq.ops.rows import accumulate, conv_rows, conv_rows_backward, mm_rows
 from genoseq.ops.ssd import (
     _backward_block_exact,
@@ -237,28 +238,11 @@ class _FusedMamba2(torch.autograd.Function):
                 d_norm_w.to(norm_w.dtype), d_w_out.to(w_out.dtype), None, None, None)
 
 
-def fused_applicable(mixer, x: Tensor) -> bool:
-    """True when the fused path reproduces ``mixer``'s forward: a CPU tensor taking the PyTorch paths of
-    ssd and short_conv, float32/float64 input and parameters of the same dtype, gradients wanted."""
-    from genoseq.ops._dispatch import get_impl
-
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or not torch.is_grad_enabled():
-        return False
-    params = list(mixer.parameters())
-    if any(p.dtype != x.dtype or p.device != x.device for p in params):
-        return False
-    if not (x.requires_grad or any(p.requires_grad for p in params)):
-        return False
-    return get_impl("ssd") != "triton" and get_impl("short_conv") != "triton"
-
-
 def fused_mamba2(mixer, x: Tensor, block_len: int | None = None) -> Tensor:
     """Mamba2Mixer forward from a zero state through :class:`_FusedMamba2`: x (B, L, D) -> (B, L, D)."""
     from genoseq.model.mamba2 import RMS_EPS
 
-    mm = x.dtype
-    if x.dtype == torch.float32 and torch.is_autocast_enabled(x.device.type):
-        mm = torch.get_autocast_dtype(x.device.type)
+    mm = matmul_dtype(x)
     chunk = min(mixer.chunk_size, max(x.shape[1], 1))
     block = block_len or default_block_len(x.shape[0], mixer.n_heads, chunk, mixer.head_dim, mixer.d_state)
     block = max(chunk, block // chunk * chunk)

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from genoseq.ops.prenorm import matmul_dtype
 from genoseq.ops.rows import accumulate, conv_rows, conv_rows_backward, mm_rows
 from genoseq.ops.selective_scan import BLOCK_ELEMENTS, LOG2_E, block_backward, block_forward
 
@@ -182,26 +183,9 @@ def _weights(w_in, conv_w, conv_b, w_x, w_dt, dt_bias, cdt, mm) -> dict:
             "x_t": w_x.to(mm).t(), "dt_t": w_dt.to(mm).t(), "dt_bias": dt_bias.to(cdt)}
 
 
-def fused_mamba_applicable(mixer, x: Tensor) -> bool:
-    """True when the fused path reproduces ``mixer``'s forward: a CPU tensor taking the PyTorch paths of the
-    scan and the short conv, float32/float64 input and parameters of the same dtype, gradients wanted."""
-    from genoseq.ops._dispatch import get_impl
-
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or not torch.is_grad_enabled():
-        return False
-    params = list(mixer.parameters())
-    if any(p.dtype != x.dtype or p.device != x.device for p in params):
-        return False
-    if not (x.requires_grad or any(p.requires_grad for p in params)):
-        return False
-    return get_impl("selective_scan") != "triton" and get_impl("short_conv") != "triton"
-
-
 def fused_mamba(mixer, x: Tensor, block_len: int | None = None) -> Tensor:
     """MambaMixer forward from a zero state through :class:`_FusedMamba`: x (B, L, D) -> (B, L, D)."""
-    mm = x.dtype
-    if x.dtype == torch.float32 and torch.is_autocast_enabled(x.device.type):
-        mm = torch.get_autocast_dtype(x.device.type)
+    mm = matmul_dtype(x)
     chunk = min(mixer.chunk_size, max(x.shape[1], 1))
     if block_len is None:
         block_len = BLOCK_ELEMENTS // max(1, x.shape[0] * mixer.d_inner * mixer.d_state)

@@ -2,7 +2,7 @@
 
 Their activations are channels-last blocks (B, rows, C) of a sequence: a causal depthwise conv over the rows
 (with the K - 1 rows before the block as its window) and its backward, in pieces that stay in L2, and matrix
-products over the flattened rows.
+products over the flattened rows; and the check of when a fused training op applies.
 """
 
 from __future__ import annotations
@@ -54,3 +54,18 @@ def mm_rows(a: Tensor, b: Tensor) -> Tensor:
 def accumulate(acc: Tensor, v: Tensor) -> None:
     """acc += v, v a product in the matmul dtype (bfloat16 under autocast), the sum in acc's dtype."""
     acc.add_(v.to(acc.dtype))
+
+
+def fused_training_applicable(module: torch.nn.Module, x: Tensor, ops: tuple[str, ...]) -> bool:
+    """True when a fused training op reproduces ``module``'s forward: a CPU tensor, the PyTorch paths of the
+    dispatched ``ops``, float32/float64 input and parameters of the same dtype, gradients wanted."""
+    from genoseq.ops._dispatch import get_impl
+
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or not torch.is_grad_enabled():
+        return False
+    params = list(module.parameters())
+    if any(p.dtype != x.dtype or p.device != x.device for p in params):
+        return False
+    if not (x.requires_grad or any(p.requires_grad for p in params)):
+        return False
+    return all(get_impl(op) != "triton" for op in ops)

@@ -36,3 +36,26 @@ def seeded_model(config, seed: int = 0):
 
     torch.manual_seed(seed)
     return build_model(config).double().eval()
+
+
+def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Relative error |a - b| / |b| (Frobenius norms)."""
+    return ((a - b).norm() / b.norm().clamp_min(1e-30)).item()
+
+
+def mixer_grads(mixer: torch.nn.Module, x: torch.Tensor, w: torch.Tensor, forward) -> tuple:
+    """(y, d x, {parameter name: gradient}) of the loss sum(forward(x) * w)."""
+    mixer.zero_grad()
+    x = x.clone().requires_grad_(True)
+    y = forward(x)
+    (y.float() * w).sum().backward()
+    return y.detach(), x.grad, {k: p.grad.clone() for k, p in mixer.named_parameters()}
+
+
+def assert_grads_close(got: tuple, want: tuple, tol: float) -> None:
+    """Every part of two mixer_grads results agrees to relative error < tol."""
+    (y_g, dx_g, dp_g), (y_w, dx_w, dp_w) = got, want
+    assert rel_err(y_g.float(), y_w.float()) < tol
+    assert rel_err(dx_g, dx_w) < tol
+    for name in dp_w:
+        assert rel_err(dp_g[name], dp_w[name]) < tol, name
