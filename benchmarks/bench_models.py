@@ -8,7 +8,8 @@ Each case runs in a child process (2 threads, batch 1) and prints one JSON line:
 {"model", "mode", "length", "dtype", "max_len", "tokens_per_s", "seconds", "peak_rss_mb", "params"} or an
 "error". Training = forward + backward of the next-token loss; inference = forward without grad, or
 ``embed_long`` chunked prefill (mean-pooled hidden states, bounded memory) for lengths above --chunk.
-Peak RSS is the child's ``ru_maxrss``. ``tokens_per_cpu_s`` = tokens / process CPU seconds: on a machine
+Each case times the last of ``--repeats`` runs (default: the second, warm one; inference above 32k tokens
+times its only run). Peak RSS is the child's ``ru_maxrss``. ``tokens_per_cpu_s`` = tokens / process CPU seconds: on a machine
 shared with other processes (wall time inflated), an idle 2-thread run lands between this and twice it.
 The fused CPU ops (Hyena mixer, MLP, implicit filter) share their channel groups / position blocks among
 ``--group-threads`` worker threads (default: as many as ``--threads``).
@@ -83,7 +84,8 @@ def child(args: argparse.Namespace) -> dict:
                 else:
                     model(ids)
 
-    repeats = 2 if L <= 32768 else 1  # short cases: time the second run (warm caches / allocator)
+    # time the last of `repeats` runs: the first one pays for page faults, allocator growth and FFT plans
+    repeats = args.repeats or (2 if L <= 32768 or args.mode == "train" else 1)
     for _ in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()
         run()
@@ -113,6 +115,8 @@ def main() -> None:
     p.add_argument("--checkpointing", default="none", choices=["none", "mlp", "block"],
                    help="activation checkpointing for training cases")
     p.add_argument("--timeout", type=int, default=900, help="seconds per case")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="runs per case, the last one timed (default 2: a warm step; 1 for inference above 32k)")
     p.add_argument("--group-threads", type=int, default=None,
                    help="worker threads of the fused CPU ops (GENOSEQ_GROUP_THREADS; default: --threads)")
     p.add_argument("--omp-passive", action="store_true",
@@ -143,6 +147,8 @@ def main() -> None:
                     cmd += ["--checkpointing", args.checkpointing]
                     if args.max_len:
                         cmd += ["--max-len", str(args.max_len)]
+                    if args.repeats:
+                        cmd += ["--repeats", str(args.repeats)]
                     case = {"model": model, "mode": mode, "length": L, "dtype": dtype}
                     try:
                         res = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env)
