@@ -6,8 +6,6 @@ are imported inside the commands, never at start-up.
 
 from __future__ import annotations
 
-import os
-
 import typer
 
 from genoseq import __version__
@@ -46,20 +44,10 @@ app.add_typer(data_cli.app, name="data")
 evaluate_cli.register(app)
 
 
-def cpu_runtime_defaults() -> None:
-    """Environment defaults read when torch loads (before any command imports it); a value the user set wins.
-
-    OMP_WAIT_POLICY=PASSIVE: OpenMP threads sleep when idle instead of spinning beside genoseq's worker
-    threads (the fused CPU ops run their blocks on workers): 5-8% faster Hyena training at 32k tokens on
-    the 2-core development machine, ~1% for Mamba-2."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def main() -> None:
     """Console-script entry point: GenoseqError becomes a one-line message and exit code 2."""
     from genoseq.errors import GenoseqError
 
-    cpu_runtime_defaults()
     try:
         app()
     except GenoseqError as err:

@@ -1,7 +1,6 @@
 """CLI skeleton: version, doctor, lazy import."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -32,19 +31,3 @@ def test_import_genoseq_does_not_import_heavy_modules():
     code = "import sys, genoseq; bad=[m for m in ('torch','lightning','triton','matplotlib') if m in sys.modules]; print(bad)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
-
-
-def test_console_script_sets_passive_openmp_before_torch_loads():
-    # a fresh interpreter: the entry point's defaults are in place by the time a command imports torch
-    code = ("import os, sys; os.environ.pop('OMP_WAIT_POLICY', None); from genoseq import cli; "
-            "cli.cpu_runtime_defaults(); assert 'torch' not in sys.modules; print(os.environ['OMP_WAIT_POLICY'])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "PASSIVE"
-
-
-def test_console_script_keeps_the_users_openmp_policy(monkeypatch):
-    from genoseq import cli
-
-    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-    cli.cpu_runtime_defaults()
-    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
