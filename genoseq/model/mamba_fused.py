@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genoseq.ops.prenorm import matmul_dtype
+from genoseq.ops.prenorm import blocks, matmul_dtype
 from genoseq.ops.rows import accumulate, conv_rows, conv_rows_backward, mm_rows
 from genoseq.ops.selective_scan import BLOCK_ELEMENTS, LOG2_E, block_backward, block_forward
 
@@ -89,15 +89,17 @@ class _FusedMamba(torch.autograd.Function):
             x_mm = x.to(mm)
             A2 = (-torch.exp(A_log.to(cdt)) * LOG2_E).t().unsqueeze(0)  # (1, N, E)
             Dc = D.to(cdt)
-            bounds = [(s0, min(L, s0 + dims.block)) for s0 in range(0, L, dims.block)]
+            bounds = blocks(L, dims.block)
             ys_all = x.new_empty(bsz, L, E, dtype=cdt)  # scan output + D u, kept for backward
             starts = x.new_empty(len(bounds), bsz, 1, N, E, dtype=cdt)  # the state entering each block
             out = x.new_empty(bsz, L, dm, dtype=mm)
             h = x.new_zeros(bsz, 1, N, E, dtype=cdt)
-            for i, (s0, s1) in enumerate(bounds):
+            for i, sl in enumerate(bounds):
+                s0, s1 = sl.start, sl.stop
                 f = _front(x_mm, s0, s1, w, dims, cdt, mm)
                 starts[i] = h
-                y, h = block_forward(*_scan_layout(f)[:2], A2, *_scan_layout(f)[2:], h, dims.chunk)
+                dt_g, du_g, B_g, C_g = _scan_layout(f)
+                y, h = block_forward(dt_g, du_g, A2, B_g, C_g, h, dims.chunk)
                 ys = y[:, 0].transpose(1, 2).addcmul(f.u, Dc)  # (B, lb, E)
                 ys_all[:, s0:s1] = ys
                 out[:, s0:s1] = mm_rows((ys * F.silu(f.z)).to(mm), w_out_t)
@@ -129,18 +131,19 @@ class _FusedMamba(torch.autograd.Function):
             g["A2"] = torch.zeros(1, N, E, dtype=cdt, device=x.device)
             g_h = x.new_zeros(bsz, 1, N, E, dtype=cdt)  # d loss / d state after the block
             halo = x.new_zeros(bsz, K - 1, E, dtype=cdt)  # d pre of the K-1 positions after the block
-            bounds = [(s0, min(L, s0 + dims.block)) for s0 in range(0, L, dims.block)]
+            bounds = blocks(L, dims.block)
             for i in range(len(bounds) - 1, -1, -1):
-                s0, s1 = bounds[i]
+                s0, s1 = bounds[i].start, bounds[i].stop
                 lb = s1 - s0
                 f = _front(x_mm, s0, s1, w, dims, cdt, mm)
                 ys, sz = ys_all[:, s0:s1], F.silu(f.z)
+                dxz = torch.empty(bsz, lb, 2 * E, dtype=cdt, device=x.device)  # d in_proj output: [d u0, d z]
                 # out = (ys silu(z)) W_out^T
                 dout_b = dout[:, s0:s1].reshape(-1, dm)
                 accumulate(g["out"], dout_b.t() @ (ys * sz).to(mm).view(-1, E))
                 dgate = mm_rows(dout_b, w_out_m).view(bsz, lb, E).to(cdt)
                 dys = dgate * sz
-                dz = silu_backward(dgate.mul_(ys), f.z, grad_input=torch.empty_like(f.z))
+                silu_backward(dgate.mul_(ys), f.z, grad_input=dxz[..., E:])  # d z
                 # ys = scan(u, dt, ...) + D u
                 g["D"] += (dys * f.u).sum((0, 1))
                 du = dys * Dc
@@ -163,10 +166,8 @@ class _FusedMamba(torch.autograd.Function):
                 dpre = torch.empty(bsz, lb + K - 1, E, dtype=cdt, device=x.device)
                 dpre[:, lb:] = halo
                 silu_backward(du, f.pre, grad_input=dpre[:, :lb])
-                dxz = torch.empty(bsz, lb, 2 * E, dtype=cdt, device=x.device)
                 conv_rows_backward(dpre, f.ext, w["conv_t"], dxz[..., :E], g["conv_t"], g["conv_b"])
                 halo = dpre[:, : K - 1].clone()
-                dxz[..., E:] = dz
                 dxz_m = dxz.to(mm).view(-1, 2 * E)
                 dx[:, s0:s1] = (dxz_m @ w_in_m).view(bsz, lb, dm)
                 accumulate(g["in"], dxz_m.t() @ x_mm[:, s0:s1].reshape(-1, dm))
