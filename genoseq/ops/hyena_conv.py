@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from genoseq.ops import cpu_fft
 from genoseq.ops._groups import map_groups
 from genoseq.ops.fftconv import fast_fft_len, fft_size, long_conv_direct
 from genoseq.ops.prenorm import Norm, matmul_dtype, norm_backward, normalize
@@ -40,19 +41,32 @@ def _group_slices(D: int, B: int, n: int) -> list[slice]:
 
 
 class _Workspace:
-    """Buffers of one thread for groups of G channels, reused across calls: the padded FFT rows keep their
-    zero tails. One FFT call per direction and group: rows R = [filter (G); gated input (B*G); dz (B*G)].
-    (Spectra and inverse transforms are the FFT calls' own outputs: torch's out= would add a copy.)"""
+    """Buffers of one thread for groups of G channels, reused across calls. One FFT call per direction and
+    group over the rows R = [filter (G); gated input (B*G); dz (B*G), backward only].
+
+    With ``backward`` (training): the spectra RF and inverse transforms Z (z (B*G) forward; [dk (G); dvg (G)]
+    backward, B = 1) have buffers of their own, and R keeps its zero tails. Forward only (long inference, where
+    memory counts): the transforms run in place, R's rows padded to 2 (n // 2 + 1) with RF a complex view of
+    them and z written back over the gated-input rows; the tails are zeroed again at each load."""
 
     def __init__(self, B: int, G: int, L: int, n: int, cdt: torch.dtype, backward: bool = True) -> None:
         BG = B * G
         self.B, self.G, self.L, self.n = B, G, L, n
+        self.inplace = not backward
         self.U = torch.empty(B, 3, G, L, dtype=cdt)  # short-conv inputs in the compute dtype; backward: du
         self.C = torch.empty(B, 3, G, L, dtype=cdt)  # short-conv outputs x1, x2, v
         self.dC = torch.empty(B, 3, G, L, dtype=cdt) if backward else None  # their gradients
-        self.R = torch.zeros(G + (2 if backward else 1) * BG, n, dtype=cdt)  # zero-padded FFT inputs
-        self.Kp, self.P = self.R[:G], self.R[G : G + BG].view(B, G, n)
+        width = 2 * (n // 2 + 1) if self.inplace else n
+        self.R = torch.zeros(G + (2 if backward else 1) * BG, width, dtype=cdt)  # zero-padded FFT inputs
+        self.Kp, self.P = self.R[:G], self.R[G : G + BG].view(B, G, width)
         self.Q = self.R[G + BG :].view(B, G, n) if backward else None
+        if self.inplace:
+            self.RF = torch.view_as_complex(self.R.view(self.R.shape[0], width // 2, 2))
+            self.Z = self.R[G:, :n]
+        else:
+            cplx = torch.complex128 if cdt == torch.float64 else torch.complex64
+            self.RF = torch.empty(self.R.shape[0], n // 2 + 1, dtype=cplx)
+            self.Z = torch.empty(2 * BG, n, dtype=cdt)
 
 
 _workspaces: dict[int, dict[tuple, _Workspace]] = {}  # thread id -> {shape key: workspace}
@@ -89,6 +103,8 @@ def _short_conv_group(uu: Tensor, w: Tensor, b: Tensor, out: Tensor) -> None:
 def _load_group(ws: _Workspace, sl: slice, u, in_b, conv_w, conv_b, k, skip, D: int) -> None:
     """Short conv of the group's three streams into ws.C, the gated input x2 * v into ws.P, filter into ws.Kp."""
     B, K, L = u.shape[0], conv_w.shape[-1], ws.L
+    if ws.inplace:
+        ws.R[:, L:].zero_()  # the last in-place transforms left data in the padding
     torch.add(u.view(B, 3, D, L)[:, :, sl], in_b.view(3, D)[:, sl, None], out=ws.U)  # (B, 3, G, L), + in-proj bias
     w = conv_w.view(3, D, K)[:, sl].to(ws.C.dtype)
     b = conv_b.view(3, D)[:, sl].to(ws.C.dtype)
@@ -103,10 +119,10 @@ def _conv(ws: _Workspace) -> Tensor:
     L, n, BG, G = ws.L, ws.n, ws.B * ws.G, ws.G
     if CONV_IMPL == "direct":
         return long_conv_direct(ws.P[..., :L], ws.Kp[:, :L])
-    RF = torch.fft.rfft(ws.R[: G + BG])  # filter and gated-input spectra
+    RF = cpu_fft.rfft(ws.R[: G + BG, :n], out=ws.RF[: G + BG])  # filter and gated-input spectra
     S = RF[G:].view(ws.B, G, -1)
     S.mul_(RF[:G])
-    return torch.fft.irfft(S, n=n)[..., :L]
+    return cpu_fft.irfft(S, n, out=ws.Z[:BG].view(ws.B, G, n))[..., :L]
 
 
 def _conv_backward(ws: _Workspace) -> tuple[Tensor, Tensor]:
@@ -118,16 +134,16 @@ def _conv_backward(ws: _Workspace) -> tuple[Tensor, Tensor]:
         dk = long_conv_direct(dz.flip(-1).transpose(0, 1).reshape(1, G * B, L),
                               vg.transpose(0, 1).reshape(G * B, L)).view(G, B, L).sum(1).flip(-1)
         return dvg, dk
-    RF = torch.fft.rfft(ws.R)  # filter, gated input and dz spectra in one call
+    RF = cpu_fft.rfft(ws.R, out=ws.RF)  # filter, gated input and dz spectra in one call
     BG = B * G
     KF, S, DZ = RF[:G], RF[G : G + BG].view(B, G, -1), RF[G + BG :].view(B, G, -1)
     if B == 1:  # in place: S <- DZ conj(S) (the dk spectrum), DZ <- DZ conj(KF) (the dvg spectrum)
         torch.mul(DZ[0], S[0].conj(), out=S[0])
         DZ.mul_(KF.conj())
-        Z = torch.fft.irfft(RF[G:], n=n)  # rows [dk (G); dvg (G)]
+        Z = cpu_fft.irfft(RF[G:], n, out=ws.Z)  # rows [dk (G); dvg (G)]
         return Z[G:, :L].view(1, G, L), Z[:G, :L]
-    dk = torch.fft.irfft((DZ * S.conj()).sum(0), n=n)[:, :L]
-    return torch.fft.irfft(DZ.mul_(KF.conj()), n=n)[..., :L], dk
+    dk = cpu_fft.irfft((DZ * S.conj()).sum(0), n)[:, :L]
+    return cpu_fft.irfft(DZ.mul_(KF.conj()), n, out=ws.Z[:BG].view(B, G, n))[..., :L], dk
 
 
 def _forward_group(ws: _Workspace, sl: slice, u, in_b, conv_w, conv_b, k, skip, y, z_save, D: int):
@@ -360,9 +376,9 @@ def hyena_order2_chunk(x: Tensor, in_w: Tensor, in_b: Tensor, conv_w: Tensor, co
             new_conv.view(B, 3, D, K - 1)[:, :, sl] = U[..., Lc:]
             P[..., :T0] = hist[:, sl]
             torch.mul(C[:, 1], C[:, 2], out=P[..., T0:T])
-            torch.fft.rfft(P, out=ws.RF)
+            cpu_fft.rfft(P, out=ws.RF)
             ws.RF.mul_(kf[sl])
-            torch.fft.irfft(ws.RF, n=n, out=ws.Z)
+            cpu_fft.irfft(ws.RF, n, out=ws.Z)
             torch.mul(ws.Z[..., T - Lc : T], C[:, 0], out=y[:, sl])
             new_hist[:, sl] = P[..., T - new_hist.shape[-1] : T]
 
