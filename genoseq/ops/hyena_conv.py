@@ -169,10 +169,7 @@ def _backward_group(ws: _Workspace, sl: slice, u, in_b, conv_w, conv_b, k, skip,
     # short-conv backward: dw[j] = sum_t dC[t] u[t - (K-1-j)]; du[t] = sum_j w[j] dC[t + K-1-j]
     w = conv_w.view(3, D, K)[:, sl].to(ws.C.dtype)
     dC, uu = ws.dC, ws.U
-    dw = dconv_w.view(3, D, K)[:, sl]
-    for j in range(K):
-        s = K - 1 - j
-        dw[..., j] = (dC[..., s:] * uu[..., : L - s]).sum((0, -1)) if s < L else 0
+    dconv_w.view(3, D, K)[:, sl] = _short_conv_weight_grad(dC, uu, K)
     dconv_b.view(3, D)[:, sl] = dC.sum((0, -1))
     dU = torch.mul(dC, w[..., K - 1 :], out=uu)  # u is no longer needed: du overwrites it
     for j in range(K - 1):
@@ -180,6 +177,26 @@ def _backward_group(ws: _Workspace, sl: slice, u, in_b, conv_w, conv_b, k, skip,
         if s < L:
             dU[..., : L - s].addcmul_(dC[..., s:], w[..., j : j + 1])
     du.view(B, 3, D, L)[:, :, sl] = dU
+
+
+def _short_conv_weight_grad(dC: Tensor, U: Tensor, K: int) -> Tensor:
+    """dw (3, G, K), dw[..., j] = sum_{b, t} dC[b, ..., t + s] U[b, ..., t] with s = K-1-j, for dC and U (B, 3, G, L).
+
+    Per row one matrix-vector product over the K shifted copies of dC (an unfold view, K x m with m = L-K+1:
+    one read of each row instead of a product and a sum per tap), plus the few terms t >= m of shifts s < K-1."""
+    B, _, G, L = dC.shape
+    if L < K:
+        return torch.stack([(dC[..., K - 1 - j :] * U[..., : L - (K - 1 - j)]).sum((0, -1)) if K - 1 - j < L
+                            else dC.new_zeros(3, G) for j in range(K)], -1)
+    m = L - K + 1
+    a, u = dC.reshape(B, 3 * G, L), U.reshape(B, 3 * G, L)
+    by_shift = torch.empty(B, 3 * G, K, dtype=dC.dtype)  # [..., s]
+    for b in range(B):
+        for c in range(3 * G):
+            torch.mv(a[b, c].unfold(0, m, 1), u[b, c, :m], out=by_shift[b, c])
+    for s in range(K - 1):
+        by_shift[..., s] += (a[..., m + s :] * u[..., m : L - s]).sum(-1)
+    return by_shift.sum(0).flip(-1).view(3, G, K)
 
 
 def _run(fn, D: int, B: int, L: int, n: int, cdt: torch.dtype) -> None:

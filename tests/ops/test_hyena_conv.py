@@ -127,3 +127,17 @@ def test_inference_mode_then_training(monkeypatch):
     with torch.inference_mode():
         mixer(x)
     _check(mixer, 1, 21)
+
+
+@pytest.mark.parametrize("K", [1, 2, 3, 4])
+@pytest.mark.parametrize(("B", "L"), [(1, 1), (1, 3), (2, 5), (2, 40)])
+def test_short_conv_weight_grad_matches_sums(K, B, L):
+    g = torch.Generator().manual_seed(K * 100 + L)
+    dC = torch.randn(B, 3, 2, L, dtype=torch.float64, generator=g)
+    U = torch.randn(B, 3, 2, L, dtype=torch.float64, generator=g)
+    want = torch.zeros(3, 2, K, dtype=torch.float64)
+    for j in range(K):
+        s = K - 1 - j
+        for t in range(L - s):
+            want[..., j] += (dC[..., t + s] * U[..., t]).sum(0)
+    torch.testing.assert_close(hyena_conv._short_conv_weight_grad(dC, U, K), want, **TOL)
