@@ -190,7 +190,7 @@ class HyenaMixer(nn.Module):
         L = x.shape[1]
         if self._fused(x):
             cdt = torch.float64 if x.dtype == torch.float64 else torch.float32
-            k = self.raw_filter(L, cdt)[0]  # (D, L)
+            k = self.raw_filter(L, cdt).flatten(0, 1)  # (1, D, L) -> (D, L): a view both ways (no select_backward)
             return hyena_order2(x, self.in_proj.weight, self.in_proj.bias, self.short_conv_weight,
                                 self.short_conv_bias, k, self.skip[0], self.out_proj.weight, self.out_proj.bias)
         return self.forward_reference(x)
@@ -198,7 +198,7 @@ class HyenaMixer(nn.Module):
     def forward_residual(self, h: Tensor, norm: Norm) -> Tensor:
         """h + self(LayerNorm(h)) as one fused op (callers check _fused first)."""
         cdt = torch.float64 if h.dtype == torch.float64 else torch.float32
-        k = self.raw_filter(h.shape[1], cdt)[0]  # (D, L)
+        k = self.raw_filter(h.shape[1], cdt).flatten(0, 1)  # (1, D, L) -> (D, L): a view both ways
         return hyena_order2(h, self.in_proj.weight, self.in_proj.bias, self.short_conv_weight, self.short_conv_bias,
                             k, self.skip[0], self.out_proj.weight, self.out_proj.bias, norm=norm, residual=True)
 

@@ -28,7 +28,7 @@ from torch import Tensor
 from genoseq.ops import cpu_fft
 from genoseq.ops._groups import map_groups
 from genoseq.ops.fftconv import fast_fft_len, fft_size, long_conv_direct
-from genoseq.ops.prenorm import Norm, matmul_dtype, norm_backward, normalize
+from genoseq.ops.prenorm import Norm, blocks, matmul_dtype, norm_backward, normalize
 
 CONV_IMPL = "fft"  # "direct": the O(L^2) oracle inside the fused operator (tests: exact causality)
 _GROUP_ELEMS = 1 << 19  # target channels * n per group (G = 8 at L = 32k)
@@ -100,12 +100,12 @@ def _short_conv_group(uu: Tensor, w: Tensor, b: Tensor, out: Tensor) -> None:
             out[..., s:].addcmul_(uu[..., : L - s], w[..., j : j + 1])
 
 
-def _load_group(ws: _Workspace, sl: slice, u, in_b, conv_w, conv_b, k, skip, D: int) -> None:
+def _load_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, D: int) -> None:
     """Short conv of the group's three streams into ws.C, the gated input x2 * v into ws.P, filter into ws.Kp."""
     B, K, L = u.shape[0], conv_w.shape[-1], ws.L
     if ws.inplace:
         ws.R[:, L:].zero_()  # the last in-place transforms left data in the padding
-    torch.add(u.view(B, 3, D, L)[:, :, sl], in_b.view(3, D)[:, sl, None], out=ws.U)  # (B, 3, G, L), + in-proj bias
+    ws.U.copy_(u.view(B, 3, D, L)[:, :, sl])  # (B, 3, G, L) in the compute dtype (u has the in-proj bias)
     w = conv_w.view(3, D, K)[:, sl].to(ws.C.dtype)
     b = conv_b.view(3, D)[:, sl].to(ws.C.dtype)
     _short_conv_group(ws.U, w, b, ws.C)
@@ -146,17 +146,17 @@ def _conv_backward(ws: _Workspace) -> tuple[Tensor, Tensor]:
     return cpu_fft.irfft(DZ.mul_(KF.conj()), n, out=ws.Z[:BG].view(B, G, n))[..., :L], dk
 
 
-def _forward_group(ws: _Workspace, sl: slice, u, in_b, conv_w, conv_b, k, skip, y, z_save, D: int):
-    _load_group(ws, sl, u, in_b, conv_w, conv_b, k, skip, D)
+def _forward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, y, z_save, D: int):
+    _load_group(ws, sl, u, conv_w, conv_b, k, skip, D)
     z = _conv(ws)  # (B, G, L)
     torch.mul(z, ws.C[:, 0], out=y[:, sl])
     z_save[:, sl].copy_(z)
 
 
-def _backward_group(ws: _Workspace, sl: slice, u, in_b, conv_w, conv_b, k, skip, z, dy, y, du, dk, dconv_w,
+def _backward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, z, dy, y, du, dk, dconv_w,
                     dconv_b, D: int):
     B, K, L = u.shape[0], conv_w.shape[-1], ws.L
-    _load_group(ws, sl, u, in_b, conv_w, conv_b, k, skip, D)
+    _load_group(ws, sl, u, conv_w, conv_b, k, skip, D)
     x1, x2, v = ws.C[:, 0], ws.C[:, 1], ws.C[:, 2]
     dyg, zg = dy[:, sl], z[:, sl]
     torch.mul(zg, x1, out=y[:, sl])  # the out-projection input, for its weight gradient
@@ -204,12 +204,15 @@ def _run(fn, D: int, B: int, L: int, n: int, cdt: torch.dtype) -> None:
     map_groups(lambda sl: fn(_workspace(B, sl.stop - sl.start, L, n, cdt), sl), groups, B * L)
 
 
-def _in_proj(x: Tensor, w: Tensor) -> Tensor:
-    """x (B, L, D) -> u (B, 3D, L) = W x^T, channel-major, without a transpose copy (the bias is added per
-    group, where u is read anyway)."""
+def _in_proj(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
+    """x (B, L, D) -> u (B, 3D, L) = W x^T (+ b), channel-major, without a transpose copy; the bias is added
+    in the product (rounded once to the matmul dtype, as a Linear under autocast does)."""
     if x.shape[0] == 1:
-        return torch.mm(w, x[0].t()).unsqueeze(0)
-    return torch.matmul(w, x.transpose(1, 2))
+        if b is None:
+            return torch.mm(w, x[0].t()).unsqueeze(0)
+        return torch.addmm(b[:, None], w, x[0].t()).unsqueeze(0)
+    u = torch.matmul(w, x.transpose(1, 2))
+    return u if b is None else u.add_(b[:, None])
 
 
 def _out_proj(y: Tensor, w: Tensor, b: Tensor) -> Tensor:
@@ -217,6 +220,24 @@ def _out_proj(y: Tensor, w: Tensor, b: Tensor) -> Tensor:
     if y.shape[0] == 1:
         return F.linear(y[0].t(), w, b).unsqueeze(0)
     return F.linear(y.transpose(-1, -2), w, b)
+
+
+def _out_proj_blocks(y: Tensor, w: Tensor, b: Tensor, residual: Tensor | None) -> Tensor:
+    """:func:`_out_proj` plus the residual (B, L, D) when given (then in its dtype), position block by block on
+    the group workers: each block's product is added while it is in cache."""
+    B, D, L = y.shape
+    out = torch.empty(B, L, w.shape[0], dtype=y.dtype if residual is None else residual.dtype, device=y.device)
+
+    def job(sl: slice) -> None:
+        for i in range(B):
+            o = F.linear(y[i, :, sl].t(), w, b)  # (rows, D)
+            if residual is None:
+                out[i, sl] = o
+            else:
+                torch.add(residual[i, sl], o, out=out[i, sl])
+
+    map_groups(job, blocks(L), B * L)
+    return out
 
 
 def _per_batch_mm(a: Tensor, b: Tensor) -> Tensor:
@@ -239,19 +260,17 @@ class _HyenaOrder2(torch.autograd.Function):
                 xm = xm.view(B, L, D)
             else:
                 xm, mean, rstd = x.to(mdt), None, None
-            u = _in_proj(xm, in_w.to(mdt))  # (B, 3D, L), without the bias
+            u = _in_proj(xm, in_w.to(mdt), in_b.to(mdt))  # (B, 3D, L)
             y = torch.empty(B, D, L, dtype=mdt, device=x.device)
             z = torch.empty(B, D, L, dtype=mdt, device=x.device)
-            kc, sc, bc = k.to(cdt), skip.to(cdt), in_b.to(cdt)
+            kc, sc = k.to(cdt), skip.to(cdt)
 
             def fn(ws, sl):
-                _forward_group(ws, sl, u, bc, conv_w, conv_b, kc, sc, y, z, D)
+                _forward_group(ws, sl, u, conv_w, conv_b, kc, sc, y, z, D)
 
             _run(fn, D, B, L, n, cdt)
             xm = u = None  # both recomputed in backward
-            out = _out_proj(y, out_w.to(mdt), out_b.to(mdt))
-            if residual:
-                out = torch.add(x, out)
+            out = _out_proj_blocks(y, out_w.to(mdt), out_b.to(mdt), x if residual else None)
         saved_x = x if norm is not None else x.to(mdt)  # u = W_in xm^T is recomputed in backward
         ctx.save_for_backward(saved_x, mean, rstd, ln_w, ln_b, z, k, skip, in_w, in_b, conv_w, conv_b, out_w)
         ctx.mdt, ctx.cdt, ctx.xdt, ctx.eps, ctx.residual = mdt, cdt, x.dtype, eps, residual
@@ -269,7 +288,7 @@ class _HyenaOrder2(torch.autograd.Function):
                 xm = normalize(x.reshape(B * L, D), norm, mdt, with_stats=False)[0].view(B, L, D)
             else:
                 xm = x
-            u = _in_proj(xm, in_w.to(mdt))  # (B, 3D, L), recomputed
+            u = _in_proj(xm, in_w.to(mdt), in_b.to(mdt))  # (B, 3D, L), recomputed
             dm = dout.to(mdt)  # (B, L, D)
             dy = _per_batch_mm(out_w.to(mdt).t().expand(B, D, D), dm.transpose(1, 2))  # (B, D, L)
             y = torch.empty_like(z)
@@ -277,10 +296,10 @@ class _HyenaOrder2(torch.autograd.Function):
             dk = torch.empty(D, L, dtype=cdt, device=z.device)
             dconv_w = torch.empty(conv_w.shape, dtype=cdt, device=z.device)
             dconv_b = torch.empty(conv_b.shape, dtype=cdt, device=z.device)
-            kc, sc, bc = k.to(cdt), skip.to(cdt), in_b.to(cdt)
+            kc, sc = k.to(cdt), skip.to(cdt)
 
             def fn(ws, sl):
-                _backward_group(ws, sl, u, bc, conv_w, conv_b, kc, sc, z, dy, y, du, dk, dconv_w, dconv_b, D)
+                _backward_group(ws, sl, u, conv_w, conv_b, kc, sc, z, dy, y, du, dk, dconv_w, dconv_b, D)
 
             _run(fn, D, B, L, n, cdt)
             u = dy = None  # free before the next buffers

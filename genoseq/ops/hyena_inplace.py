@@ -40,15 +40,16 @@ def _phase_size(D: int, B: int, L: int, G: int, cdt: torch.dtype, mdt: torch.dty
     return max(G, min(D, PHASE_BYTES // per_channel) // G * G)
 
 
-def _phase_in_proj(h: Tensor, norm: Norm, w: Tensor, mdt: torch.dtype) -> Tensor:
-    """u (B, 3Dp, L) = w LayerNorm(h)^T for w (3Dp, D) in the matmul dtype, position block by block."""
+def _phase_in_proj(h: Tensor, norm: Norm, w: Tensor, bias: Tensor, mdt: torch.dtype) -> Tensor:
+    """u (B, 3Dp, L) = w LayerNorm(h)^T + b for w (3Dp, D), b (3Dp,) in the matmul dtype, position block by
+    block."""
     B, L, _ = h.shape
     u = torch.empty(B, w.shape[0], L, dtype=mdt, device=h.device)
 
     def job(sl: slice) -> None:
         for b in range(B):
             xb = F.layer_norm(h[b, sl], h.shape[-1:], norm.weight, norm.bias, norm.eps).to(mdt)  # (rows, D)
-            u[b, :, sl] = torch.mm(w, xb.t())
+            u[b, :, sl] = torch.addmm(bias[:, None], w, xb.t())
 
     map_groups(job, blocks(L), B * L)
     return u
@@ -72,20 +73,21 @@ def hyena_order2_residual_(h: Tensor, norm: Norm, in_w: Tensor, in_b: Tensor, co
     Dp = _phase_size(D, B, L, G, cdt, mdt)
     with torch.no_grad(), torch.autocast(device_type=dev, enabled=False):
         y = torch.empty(B, D, L, dtype=mdt, device=h.device)  # gated long-conv output
-        w_in, b_in = in_w.view(3, D, D), in_b.view(3, D).to(cdt)
+        w_in, b_in = in_w.view(3, D, D), in_b.view(3, D)
         cw, cb = conv_w.view(3, D, K), conv_b.view(3, D)
         for lo in range(0, D, Dp):
             ps = slice(lo, min(D, lo + Dp))
             dp = ps.stop - ps.start
-            u = _phase_in_proj(h, norm, w_in[:, ps].reshape(3 * dp, D).to(mdt), mdt)  # (B, 3dp, L)
+            bp = b_in[:, ps].reshape(3 * dp).to(mdt)
+            u = _phase_in_proj(h, norm, w_in[:, ps].reshape(3 * dp, D).to(mdt), bp, mdt)  # (B, 3dp, L)
             k = filter_rows(filter_hidden, ps).to(cdt)  # (dp, L)
-            bp, sp = b_in[:, ps].reshape(3 * dp), skip[ps].to(cdt)
+            sp = skip[ps].to(cdt)
             cwp, cbp = cw[:, ps].reshape(3 * dp, K), cb[:, ps].reshape(3 * dp)
             yp = y[:, ps]
 
-            def fn(sl: slice, u=u, k=k, bp=bp, sp=sp, cwp=cwp, cbp=cbp, yp=yp, dp=dp) -> None:
+            def fn(sl: slice, u=u, k=k, sp=sp, cwp=cwp, cbp=cbp, yp=yp, dp=dp) -> None:
                 ws = _workspace(B, sl.stop - sl.start, L, n, cdt, backward=False)
-                _load_group(ws, sl, u, bp, cwp, cbp, k, sp, dp)
+                _load_group(ws, sl, u, cwp, cbp, k, sp, dp)
                 torch.mul(_conv(ws), ws.C[:, 0], out=yp[:, sl])
 
             map_groups(fn, [slice(g, min(dp, g + G)) for g in range(0, dp, G)], B * L)
