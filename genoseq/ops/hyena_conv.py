@@ -292,7 +292,7 @@ class _HyenaOrder2(torch.autograd.Function):
             dm = dout.to(mdt)  # (B, L, D)
             dy = _per_batch_mm(out_w.to(mdt).t().expand(B, D, D), dm.transpose(1, 2))  # (B, D, L)
             y = torch.empty_like(z)
-            du = torch.empty_like(u)
+            du = u  # each group reads its rows of u first and writes its rows of du last
             dk = torch.empty(D, L, dtype=cdt, device=z.device)
             dconv_w = torch.empty(conv_w.shape, dtype=cdt, device=z.device)
             dconv_b = torch.empty(conv_b.shape, dtype=cdt, device=z.device)
@@ -302,28 +302,60 @@ class _HyenaOrder2(torch.autograd.Function):
                 _backward_group(ws, sl, u, conv_w, conv_b, kc, sc, z, dy, y, du, dk, dconv_w, dconv_b, D)
 
             _run(fn, D, B, L, n, cdt)
-            u = dy = None  # free before the next buffers
-            d_out_w = _per_batch_mm(dm.transpose(1, 2), y.transpose(1, 2)).sum(0)  # (D, D)
-            d_out_b = dm.sum((0, 1))
-            y = None
-            d_in_b = du.sum((0, 2))
-            d_in_w = _per_batch_mm(du, xm).sum(0)  # (3D, D)
-            xm = None
-            dxm = _per_batch_mm(du.transpose(1, 2), in_w.to(mdt).expand(B, 3 * D, D))  # (B, L, D)
-            du = None
-            if norm is not None:
-                res = dout.reshape(B * L, D) if ctx.residual else None
-                dx, d_ln_w, d_ln_b = norm_backward(dxm.view(B * L, D), x.reshape(B * L, D), mean, rstd, norm, res)
-                dx = dx.view(B, L, D)
-            else:
-                dx = dxm.to(ctx.xdt)
-                if ctx.residual:
-                    dx += dout
-                d_ln_w = d_ln_b = None
+            u = dy = None
+            res = dout if ctx.residual else None
+            dx, d_ln_w, d_ln_b, d_in_w, d_in_b, d_out_w, d_out_b = _backward_tail(
+                dm, y, du, xm, in_w.to(mdt), x, mean, rstd, norm, res, ctx.xdt)
             dskip = dk[:, 0].clone()
         return (dx, d_ln_w, d_ln_b, d_in_w.to(in_w.dtype), d_in_b.to(in_w.dtype), dconv_w.to(conv_w.dtype),
                 dconv_b.to(conv_b.dtype), dk.to(k.dtype), dskip.to(skip.dtype), d_out_w.to(out_w.dtype),
                 d_out_b.to(out_w.dtype), None, None, None)
+
+
+def _backward_tail(dm: Tensor, y: Tensor, du: Tensor, xm: Tensor, in_w: Tensor, x: Tensor, mean, rstd,
+                   norm: Norm | None, residual: Tensor | None, xdt: torch.dtype):
+    """The projections' gradients and the LayerNorm backward in one pass over position blocks (workers).
+
+    dm (B, L, D) output gradient, y (B, D, L) out-projection input, du (B, 3D, L) in-projection output
+    gradient, xm (B, L, D) its input, all in the matmul dtype; x (B, L, D) the branch input. Returns (dx,
+    d_ln_w, d_ln_b, d_in_w, d_in_b, d_out_w, d_out_b); the weight and bias sums accumulate per worker in
+    float32 (float64 for float64) from per-block products."""
+    B, L, D = dm.shape
+    acc = torch.float64 if dm.dtype == torch.float64 else torch.float32
+    dx = torch.empty(B, L, D, dtype=xdt, device=dm.device)
+    mask = [True, norm is not None and norm.weight is not None, norm is not None and norm.bias is not None]
+    parts: dict[int, list] = {}
+
+    def job(sl: slice) -> None:
+        mine = parts.get(threading.get_ident())
+        if mine is None:
+            shapes = ((D, D), (D,), tuple(in_w.shape), (in_w.shape[0],))
+            mine = parts[threading.get_ident()] = [torch.zeros(s, dtype=acc) for s in shapes] + [None, None]
+        for b in range(B):
+            dmb, dub = dm[b, sl], du[b, :, sl]  # (n, D), (3D, n)
+            mine[0] += torch.mm(dmb.t(), y[b, :, sl].t())
+            mine[1] += dmb.sum(0)
+            mine[2] += torch.mm(dub, xm[b, sl])
+            mine[3] += dub.sum(1)
+            g = torch.mm(dub.t(), in_w)  # (n, D): gradient of the normalised rows
+            if norm is not None:
+                rows = slice(b * L + sl.start, b * L + sl.stop)
+                g, dw, db = torch.ops.aten.native_layer_norm_backward(
+                    g.to(x.dtype), x[b, sl], [D], mean[rows], rstd[rows], norm.weight, norm.bias, mask)
+                for j, t in ((4, dw), (5, db)):
+                    if t is not None:
+                        mine[j] = t if mine[j] is None else mine[j] + t
+            else:
+                g = g.to(xdt)
+            if residual is not None:
+                g += residual[b, sl]
+            dx[b, sl] = g
+
+    map_groups(job, blocks(L), B * L)
+    d_out_w, d_out_b, d_in_w, d_in_b = (sum(p[j] for p in parts.values()) for j in range(4))
+    d_ln_w = sum(p[4] for p in parts.values()) if mask[1] else None
+    d_ln_b = sum(p[5] for p in parts.values()) if mask[2] else None
+    return dx, d_ln_w, d_ln_b, d_in_w, d_in_b, d_out_w, d_out_b
 
 
 def hyena_order2(x: Tensor, in_w: Tensor, in_b: Tensor, conv_w: Tensor, conv_b: Tensor, k: Tensor, skip: Tensor,

@@ -19,7 +19,7 @@ from torch import Tensor
 from genoseq.ops._groups import map_groups
 from genoseq.ops.prenorm import Norm, matmul_dtype
 
-_BLOCK = 1024  # positions per block
+_BLOCK = 2048  # positions per block
 
 
 def _act(h: Tensor, kind: str) -> Tensor:
