@@ -101,7 +101,8 @@ def _short_conv_group(uu: Tensor, w: Tensor, b: Tensor, out: Tensor) -> None:
 
 
 def _load_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, D: int) -> None:
-    """Short conv of the group's three streams into ws.C, the gated input x2 * v into ws.P, filter into ws.Kp."""
+    """Short conv of the group's three streams into ws.C, the gated input x2 * v into ws.P, the filter
+    (k + skip at lag 0) into ws.Kp unless k is None (its spectrum saved by the forward)."""
     B, K, L = u.shape[0], conv_w.shape[-1], ws.L
     if ws.inplace:
         ws.R[:, L:].zero_()  # the last in-place transforms left data in the padding
@@ -110,8 +111,9 @@ def _load_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, D: int) -
     b = conv_b.view(3, D)[:, sl].to(ws.C.dtype)
     _short_conv_group(ws.U, w, b, ws.C)
     torch.mul(ws.C[:, 1], ws.C[:, 2], out=ws.P[..., :L])
-    ws.Kp[:, :L].copy_(k[sl])
-    ws.Kp[:, 0].add_(skip[sl])
+    if k is not None:
+        ws.Kp[:, :L].copy_(k[sl])
+        ws.Kp[:, 0].add_(skip[sl])
 
 
 def _conv(ws: _Workspace) -> Tensor:
@@ -125,8 +127,9 @@ def _conv(ws: _Workspace) -> Tensor:
     return cpu_fft.irfft(S, n, out=ws.Z[:BG].view(ws.B, G, n))[..., :L]
 
 
-def _conv_backward(ws: _Workspace) -> tuple[Tensor, Tensor]:
-    """(dvg (B, G, L), dk (G, L)) for dz in ws.Q: dvg[s] = sum_t dz[t] k[t - s], dk[j] = sum_t dz[t] vg[t - j]."""
+def _conv_backward(ws: _Workspace, KF: Tensor | None) -> tuple[Tensor, Tensor]:
+    """(dvg (B, G, L), dk (G, L)) for dz in ws.Q: dvg[s] = sum_t dz[t] k[t - s], dk[j] = sum_t dz[t] vg[t - j].
+    KF (G, n // 2 + 1): the filter spectrum saved by the forward, else None (ws.Kp holds the filter)."""
     L, n, B, G = ws.L, ws.n, ws.B, ws.G
     if CONV_IMPL == "direct":
         dz, vg, k = ws.Q[..., :L], ws.P[..., :L], ws.Kp[:, :L]
@@ -134,9 +137,14 @@ def _conv_backward(ws: _Workspace) -> tuple[Tensor, Tensor]:
         dk = long_conv_direct(dz.flip(-1).transpose(0, 1).reshape(1, G * B, L),
                               vg.transpose(0, 1).reshape(G * B, L)).view(G, B, L).sum(1).flip(-1)
         return dvg, dk
-    RF = cpu_fft.rfft(ws.R, out=ws.RF)  # filter, gated input and dz spectra in one call
+    if KF is None:
+        RF = cpu_fft.rfft(ws.R, out=ws.RF)  # filter, gated input and dz spectra in one call
+        KF = RF[:G]
+    else:
+        RF = ws.RF
+        cpu_fft.rfft(ws.R[G:], out=RF[G:])  # gated input and dz spectra
     BG = B * G
-    KF, S, DZ = RF[:G], RF[G : G + BG].view(B, G, -1), RF[G + BG :].view(B, G, -1)
+    S, DZ = RF[G : G + BG].view(B, G, -1), RF[G + BG :].view(B, G, -1)
     if B == 1:  # in place: S <- DZ conj(S) (the dk spectrum), DZ <- DZ conj(KF) (the dvg spectrum)
         torch.mul(DZ[0], S[0].conj(), out=S[0])
         DZ.mul_(KF.conj())
@@ -146,23 +154,26 @@ def _conv_backward(ws: _Workspace) -> tuple[Tensor, Tensor]:
     return cpu_fft.irfft(DZ.mul_(KF.conj()), n, out=ws.Z[:BG].view(B, G, n))[..., :L], dk
 
 
-def _forward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, y, z_save, D: int):
+def _forward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, y, z_save, kf_save, D: int):
     _load_group(ws, sl, u, conv_w, conv_b, k, skip, D)
     z = _conv(ws)  # (B, G, L)
     torch.mul(z, ws.C[:, 0], out=y[:, sl])
     z_save[:, sl].copy_(z)
+    if kf_save is not None:
+        kf_save[sl] = ws.RF[: ws.G]  # the filter spectrum, for the backward
 
 
-def _backward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, z, dy, y, du, dk, dconv_w,
+def _backward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, kf, skip, z, dy, y, du, dk, dconv_w,
                     dconv_b, D: int):
+    """One channel group's backward; the filter comes from k (loaded into ws.Kp) or its spectrum kf."""
     B, K, L = u.shape[0], conv_w.shape[-1], ws.L
-    _load_group(ws, sl, u, conv_w, conv_b, k, skip, D)
+    _load_group(ws, sl, u, conv_w, conv_b, k if kf is None else None, skip, D)
     x1, x2, v = ws.C[:, 0], ws.C[:, 1], ws.C[:, 2]
     dyg, zg = dy[:, sl], z[:, sl]
     torch.mul(zg, x1, out=y[:, sl])  # the out-projection input, for its weight gradient
     torch.mul(dyg, x1, out=ws.Q[..., :L])  # dz
     torch.mul(dyg, zg, out=ws.dC[:, 0])  # dx1
-    dvg, dk_g = _conv_backward(ws)
+    dvg, dk_g = _conv_backward(ws, None if kf is None else kf[sl])
     dk[sl] = dk_g
     torch.mul(dvg, v, out=ws.dC[:, 1])  # dx2
     torch.mul(dvg, x2, out=ws.dC[:, 2])  # dv
@@ -264,21 +275,28 @@ class _HyenaOrder2(torch.autograd.Function):
             y = torch.empty(B, D, L, dtype=mdt, device=x.device)
             z = torch.empty(B, D, L, dtype=mdt, device=x.device)
             kc, sc = k.to(cdt), skip.to(cdt)
+            # the filter spectrum (D, n // 2 + 1) is kept for the backward instead of k: one transform of G
+            # rows less per backward group, for ~2x k's memory
+            cplx = torch.complex128 if cdt == torch.float64 else torch.complex64
+            kf = torch.empty(D, n // 2 + 1, dtype=cplx) if any(ctx.needs_input_grad) and CONV_IMPL == "fft" else None
 
             def fn(ws, sl):
-                _forward_group(ws, sl, u, conv_w, conv_b, kc, sc, y, z, D)
+                _forward_group(ws, sl, u, conv_w, conv_b, kc, sc, y, z, kf, D)
 
             _run(fn, D, B, L, n, cdt)
             xm = u = None  # both recomputed in backward
             out = _out_proj_blocks(y, out_w.to(mdt), out_b.to(mdt), x if residual else None)
         saved_x = x if norm is not None else x.to(mdt)  # u = W_in xm^T is recomputed in backward
-        ctx.save_for_backward(saved_x, mean, rstd, ln_w, ln_b, z, k, skip, in_w, in_b, conv_w, conv_b, out_w)
+        ctx.save_for_backward(saved_x, mean, rstd, ln_w, ln_b, z, k if kf is None else kf, skip, in_w, in_b, conv_w,
+                              conv_b, out_w)
         ctx.mdt, ctx.cdt, ctx.xdt, ctx.eps, ctx.residual = mdt, cdt, x.dtype, eps, residual
+        ctx.spectrum, ctx.kdt = kf is not None, k.dtype
         return out
 
     @staticmethod
     def backward(ctx, dout):
         x, mean, rstd, ln_w, ln_b, z, k, skip, in_w, in_b, conv_w, conv_b, out_w = ctx.saved_tensors
+        kf, k = (k, None) if ctx.spectrum else (None, k)
         mdt, cdt = ctx.mdt, ctx.cdt
         B, D, L = z.shape
         n = fft_size(L)
@@ -296,10 +314,10 @@ class _HyenaOrder2(torch.autograd.Function):
             dk = torch.empty(D, L, dtype=cdt, device=z.device)
             dconv_w = torch.empty(conv_w.shape, dtype=cdt, device=z.device)
             dconv_b = torch.empty(conv_b.shape, dtype=cdt, device=z.device)
-            kc, sc = k.to(cdt), skip.to(cdt)
+            kc, sc = (None if k is None else k.to(cdt)), skip.to(cdt)
 
             def fn(ws, sl):
-                _backward_group(ws, sl, u, conv_w, conv_b, kc, sc, z, dy, y, du, dk, dconv_w, dconv_b, D)
+                _backward_group(ws, sl, u, conv_w, conv_b, kc, kf, sc, z, dy, y, du, dk, dconv_w, dconv_b, D)
 
             _run(fn, D, B, L, n, cdt)
             u = dy = None
@@ -308,7 +326,7 @@ class _HyenaOrder2(torch.autograd.Function):
                 dm, y, du, xm, in_w.to(mdt), x, mean, rstd, norm, res, ctx.xdt)
             dskip = dk[:, 0].clone()
         return (dx, d_ln_w, d_ln_b, d_in_w.to(in_w.dtype), d_in_b.to(in_w.dtype), dconv_w.to(conv_w.dtype),
-                dconv_b.to(conv_b.dtype), dk.to(k.dtype), dskip.to(skip.dtype), d_out_w.to(out_w.dtype),
+                dconv_b.to(conv_b.dtype), dk.to(ctx.kdt), dskip.to(skip.dtype), d_out_w.to(out_w.dtype),
                 d_out_b.to(out_w.dtype), None, None, None)
 
 
