@@ -57,8 +57,12 @@ def child(args: argparse.Namespace) -> dict:
     import torch
     import torch.nn.functional as F
 
+    from genoseq.cpu_allocator import tune_cpu_allocator
     from genoseq.model.build import build_model
 
+    # as `genoseq pretrain / finetune / demo` do at start-up (embed and score-variants leave glibc as it is)
+    want = args.allocator == "tuned" or (args.allocator == "auto" and args.mode == "train")
+    tuned = want and tune_cpu_allocator()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     L = args.length
@@ -95,7 +99,8 @@ def child(args: argparse.Namespace) -> dict:
             "cpu_seconds": round(cpu, 3), "tokens_per_cpu_s": round(L / cpu, 1),
             "checkpointing": args.checkpointing,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "params": model.num_parameters(), "threads": args.threads}
+            "params": model.num_parameters(), "threads": args.threads,
+            "allocator": "tuned" if tuned else "default"}
 
 
 def main() -> None:
@@ -125,6 +130,10 @@ def main() -> None:
     p.add_argument("--malloc-arena-max", type=int, default=None,
                    help="MALLOC_ARENA_MAX for the children: fewer glibc arenas hold less freed memory of the worker "
                         "threads (32k training, bf16: ~0.66 vs 0.74-0.78 GB peak RSS with 1, same speed)")
+    p.add_argument("--allocator", default="auto", choices=["auto", "tuned", "default"],
+                   help="tuned: genoseq.cpu_allocator.tune_cpu_allocator() in the child (freed memory kept for "
+                        "reuse: no page faults on each step's large tensors); default: glibc as configured; auto "
+                        "(default): tuned for training cases, as `genoseq pretrain / finetune` run")
     args = p.parse_args()
     if args.child:
         print(json.dumps(child(args)), flush=True)
@@ -144,7 +153,7 @@ def main() -> None:
                 for L in lengths:
                     cmd = [sys.executable, __file__, "--child", "--model", model, "--mode", mode, "--length",
                            str(L), "--dtype", dtype, "--chunk", str(args.chunk), "--threads", str(args.threads)]
-                    cmd += ["--checkpointing", args.checkpointing]
+                    cmd += ["--checkpointing", args.checkpointing, "--allocator", args.allocator]
                     if args.max_len:
                         cmd += ["--max-len", str(args.max_len)]
                     if args.repeats:

@@ -63,7 +63,10 @@ def _is_rank_zero() -> bool:
 
 
 def _run(recipe_path: Path, overrides: list[str], out: Path | None, resume: bool, kind: str) -> None:
+    from genoseq.cpu_allocator import tune_cpu_allocator
     from genoseq.errors import ConfigError
+
+    tune_cpu_allocator()  # training reuses its large CPU tensors every step (GENOSEQ_MALLOC=default: off)
     from genoseq.train.recipe import load_recipe
     from genoseq.train.run import run_recipe
 
@@ -118,9 +121,11 @@ def register(app: typer.Typer) -> None:
         set_: list[str] = typer.Option([], "--set", help=_SET_HELP),
     ) -> None:
         """Offline demo on bundled data: pretrain a tiny model on E. coli, fine-tune it on GUE prom_core_tata."""
+        from genoseq.cpu_allocator import tune_cpu_allocator
         from genoseq.train.recipe import load_recipe
         from genoseq.train.run import demo_recipe_path, run_recipe
 
+        tune_cpu_allocator()
         path = demo_recipe_path()
         recipe = load_recipe(path, set_)
         typer.echo(f"genoseq demo: running {path} into {out}/ (CPU, a few minutes)")

@@ -28,11 +28,12 @@ from torch import Tensor
 from genoseq.ops import cpu_fft
 from genoseq.ops._groups import map_groups
 from genoseq.ops.fftconv import fast_fft_len, fft_size, long_conv_direct
-from genoseq.ops.prenorm import Norm, blocks, matmul_dtype, norm_backward, normalize
+from genoseq.ops.prenorm import Norm, blocks, matmul_dtype, normalize
 
 CONV_IMPL = "fft"  # "direct": the O(L^2) oracle inside the fused operator (tests: exact causality)
 _GROUP_ELEMS = 1 << 19  # target channels * n per group (G = 8 at L = 32k)
-_MIN_GROUP = 4  # torch's CPU FFT plans every call (~1 ms at n = 64k): amortise it over several rows
+_MV_MIN_LEN = 2048  # positions per row from which the short-conv weight gradient takes one product per row
+_MIN_GROUP = 4  # rows per FFT call at least (batched rows transform faster per row)
 
 
 def _group_slices(D: int, B: int, n: int) -> list[slice]:
@@ -193,10 +194,12 @@ def _backward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, kf, skip, z
 def _short_conv_weight_grad(dC: Tensor, U: Tensor, K: int) -> Tensor:
     """dw (3, G, K), dw[..., j] = sum_{b, t} dC[b, ..., t + s] U[b, ..., t] with s = K-1-j, for dC and U (B, 3, G, L).
 
-    Per row one matrix-vector product over the K shifted copies of dC (an unfold view, K x m with m = L-K+1:
-    one read of each row instead of a product and a sum per tap), plus the few terms t >= m of shifts s < K-1."""
+    Rows of at least _MV_MIN_LEN positions: per row one matrix-vector product over the K shifted copies of dC
+    (an unfold view, K x m with m = L-K+1: one read of each row instead of a product and a sum per tap), plus
+    the few terms t >= m of shifts s < K-1. Shorter rows: a product and a sum per tap over all rows (one call
+    per row would cost more than the row's arithmetic)."""
     B, _, G, L = dC.shape
-    if L < K:
+    if L < max(K, _MV_MIN_LEN):  # short rows (and many of them): one product and sum per tap over all rows at once
         return torch.stack([(dC[..., K - 1 - j :] * U[..., : L - (K - 1 - j)]).sum((0, -1)) if K - 1 - j < L
                             else dC.new_zeros(3, G) for j in range(K)], -1)
     m = L - K + 1

@@ -8,7 +8,6 @@ the per-position mean / rstd, and recompute the normalised rows in backward.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import torch
@@ -61,33 +60,3 @@ def normalize(h: Tensor, norm: Norm, dtype: torch.dtype, with_stats: bool) -> tu
              torch.empty(N, 1, dtype=h.dtype, device=h.device)) if with_stats else None
     map_groups(lambda sl: norm_rows(h, sl, norm, out, stats), blocks(N), N)
     return out, *(stats if stats is not None else (None, None))
-
-
-def norm_backward(dxn: Tensor, h: Tensor, mean: Tensor, rstd: Tensor, norm: Norm, residual: Tensor | None
-                  ) -> tuple[Tensor, Tensor | None, Tensor | None]:
-    """(dh, dweight, dbias) of LayerNorm for the gradient dxn (N, D) of its output (any float dtype), plus
-    ``residual`` (N, D) added to dh (the residual branch's own gradient). Block by block on the workers."""
-    N, D = h.shape
-    dh = torch.empty_like(h)
-    mask = [True, norm.weight is not None, norm.bias is not None]
-    parts: dict[int, list[Tensor]] = {}
-
-    def job(sl: slice) -> None:
-        g, dw, db = torch.ops.aten.native_layer_norm_backward(dxn[sl].to(h.dtype), h[sl], [D], mean[sl], rstd[sl],
-                                                               norm.weight, norm.bias, mask)
-        if residual is not None:
-            g += residual[sl]
-        dh[sl] = g
-        mine = parts.get(threading.get_ident())
-        if mine is None:
-            parts[threading.get_ident()] = [dw, db]
-        else:
-            if dw is not None:
-                mine[0] += dw
-            if db is not None:
-                mine[1] += db
-
-    map_groups(job, blocks(N), N)
-    dw = sum(p[0] for p in parts.values()) if mask[1] else None
-    db = sum(p[1] for p in parts.values()) if mask[2] else None
-    return dh, dw, db
