@@ -87,7 +87,9 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", help="Run directory (default: runs/<recipe name>)."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     ) -> None:
-        """Pretrain a model from a recipe YAML."""
+        """Pretrain a model from a recipe YAML.
+
+        Keeps freed CPU memory for reuse (genoseq.cpu_allocator; GENOSEQ_MALLOC=default leaves glibc as is)."""
         _run(recipe, set_, out, resume, "pretrain")
 
     @app.command()
@@ -97,7 +99,9 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", help="Run directory (default: runs/<recipe name>)."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     ) -> None:
-        """Fine-tune a model on a labelled task from a recipe YAML (test metrics in OUT/results.json)."""
+        """Fine-tune a model on a labelled task from a recipe YAML (test metrics in OUT/results.json).
+
+        Keeps freed CPU memory for reuse (genoseq.cpu_allocator; GENOSEQ_MALLOC=default leaves glibc as is)."""
         _run(recipe, set_, out, resume, "finetune")
 
     @app.command()
