@@ -21,6 +21,9 @@ def environment_report() -> dict:
         "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
         "bf16_cpu": torch.backends.mkldnn.is_available(),
     }
+    from genoseq.ops import cpu_fft
+
+    report["cpu_fft"] = cpu_fft.backend()  # "mkl": reused MKL plans; "torch": torch.fft
     for name in ("triton", "lightning", "pysam", "pyfaidx", "Bio", "sklearn"):
         spec = importlib.util.find_spec(name)
         report[name] = None

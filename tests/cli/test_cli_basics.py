@@ -25,6 +25,7 @@ def test_doctor_json_reports_torch_and_operators():
     assert report["torch"]
     assert report["cuda_available"] in (True, False)
     assert isinstance(report["operators"], dict)
+    assert report["cpu_fft"] in ("mkl", "torch")
 
 
 def test_import_genoseq_does_not_import_heavy_modules():
