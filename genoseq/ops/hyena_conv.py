@@ -10,8 +10,11 @@ For x (B, L, D)::
 The elementwise work and the FFTs run channel group by channel group (a few channels at a time) in
 reused workspace buffers, so the transients stay in cache and no large tensor is allocated per op.
 Forward saves only x (in the matmul dtype, or the residual input with its LayerNorm statistics), z and
-the filter; backward recomputes the normalised input, u, the short conv, the gated input and both spectra. Matmuls run in the autocast dtype when autocast is on (bf16), all
-elementwise work and the FFTs in float32 (float64 for float64 inputs).
+the filter's spectrum (when gradients are wanted); backward recomputes the normalised input, u, the short
+conv, the gated input and its spectrum, then computes the projections' gradients and the LayerNorm backward
+in one pass over position blocks. The FFTs go through :mod:`genoseq.ops.cpu_fft` (reused MKL plans).
+Matmuls run in the autocast dtype when autocast is on (bf16), all elementwise work and the FFTs in float32
+(float64 for float64 inputs).
 
 Groups can run on worker threads (:func:`genoseq.ops._groups.set_group_threads`); the result does not
 depend on it.
