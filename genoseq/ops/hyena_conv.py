@@ -131,9 +131,10 @@ def _conv(ws: _Workspace) -> Tensor:
     return cpu_fft.irfft(S, n, out=ws.Z[:BG].view(ws.B, G, n))[..., :L]
 
 
-def _conv_backward(ws: _Workspace, KF: Tensor | None) -> tuple[Tensor, Tensor]:
+def _conv_backward(ws: _Workspace, KFc: Tensor | None) -> tuple[Tensor, Tensor]:
     """(dvg (B, G, L), dk (G, L)) for dz in ws.Q: dvg[s] = sum_t dz[t] k[t - s], dk[j] = sum_t dz[t] vg[t - j].
-    KF (G, n // 2 + 1): the filter spectrum saved by the forward, else None (ws.Kp holds the filter)."""
+    KFc (G, n // 2 + 1): the conjugated filter spectrum saved by the forward, else None (ws.Kp holds the
+    filter). Conjugates are taken in place, physically: a product with a lazily conjugated view costs ~2x."""
     L, n, B, G = ws.L, ws.n, ws.B, ws.G
     if CONV_IMPL == "direct":
         dz, vg, k = ws.Q[..., :L], ws.P[..., :L], ws.Kp[:, :L]
@@ -141,21 +142,21 @@ def _conv_backward(ws: _Workspace, KF: Tensor | None) -> tuple[Tensor, Tensor]:
         dk = long_conv_direct(dz.flip(-1).transpose(0, 1).reshape(1, G * B, L),
                               vg.transpose(0, 1).reshape(G * B, L)).view(G, B, L).sum(1).flip(-1)
         return dvg, dk
-    if KF is None:
+    if KFc is None:
         RF = cpu_fft.rfft(ws.R, out=ws.RF)  # filter, gated input and dz spectra in one call
-        KF = RF[:G]
+        KFc = RF[:G].conj_physical_()
     else:
         RF = ws.RF
         cpu_fft.rfft(ws.R[G:], out=RF[G:])  # gated input and dz spectra
     BG = B * G
-    S, DZ = RF[G : G + BG].view(B, G, -1), RF[G + BG :].view(B, G, -1)
+    S, DZ = RF[G : G + BG].view(B, G, -1).conj_physical_(), RF[G + BG :].view(B, G, -1)  # S: conj(spectrum)
     if B == 1:  # in place: S <- DZ conj(S) (the dk spectrum), DZ <- DZ conj(KF) (the dvg spectrum)
-        torch.mul(DZ[0], S[0].conj(), out=S[0])
-        DZ.mul_(KF.conj())
+        S.mul_(DZ)
+        DZ.mul_(KFc)
         Z = cpu_fft.irfft(RF[G:], n, out=ws.Z)  # rows [dk (G); dvg (G)]
         return Z[G:, :L].view(1, G, L), Z[:G, :L]
-    dk = cpu_fft.irfft((DZ * S.conj()).sum(0), n)[:, :L]
-    return cpu_fft.irfft(DZ.mul_(KF.conj()), n, out=ws.Z[:BG].view(B, G, n))[..., :L], dk
+    dk = cpu_fft.irfft((DZ * S).sum(0), n)[:, :L]
+    return cpu_fft.irfft(DZ.mul_(KFc), n, out=ws.Z[:BG].view(B, G, n))[..., :L], dk
 
 
 def _forward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, y, z_save, kf_save, D: int):
@@ -164,7 +165,7 @@ def _forward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, y, z_s
     torch.mul(z, ws.C[:, 0], out=y[:, sl])
     z_save[:, sl].copy_(z)
     if kf_save is not None:
-        kf_save[sl] = ws.RF[: ws.G]  # the filter spectrum, for the backward
+        torch.conj_physical(ws.RF[: ws.G], out=kf_save[sl])  # the filter spectrum, conjugated, for the backward
 
 
 def _backward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, kf, skip, z, dy, y, du, dk, dconv_w,
@@ -281,8 +282,8 @@ class _HyenaOrder2(torch.autograd.Function):
             y = torch.empty(B, D, L, dtype=mdt, device=x.device)
             z = torch.empty(B, D, L, dtype=mdt, device=x.device)
             kc, sc = k.to(cdt), skip.to(cdt)
-            # the filter spectrum (D, n // 2 + 1) is kept for the backward instead of k: one transform of G
-            # rows less per backward group, for ~2x k's memory
+            # the conjugated filter spectrum (D, n // 2 + 1) is kept for the backward instead of k: one
+            # transform of G rows less per backward group, for ~2x k's memory
             cplx = torch.complex128 if cdt == torch.float64 else torch.complex64
             kf = torch.empty(D, n // 2 + 1, dtype=cplx) if any(ctx.needs_input_grad) and CONV_IMPL == "fft" else None
 
