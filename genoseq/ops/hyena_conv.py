@@ -9,8 +9,9 @@ For x (B, L, D)::
 
 The elementwise work and the FFTs run channel group by channel group (a few channels at a time) in
 reused workspace buffers, so the transients stay in cache and no large tensor is allocated per op.
-Forward saves only x (in the matmul dtype, or the residual input with its LayerNorm statistics), z and
-the filter's spectrum (when gradients are wanted); backward recomputes the normalised input, u, the short
+Forward saves only x (in the matmul dtype, or the residual input with its LayerNorm statistics, and the
+normalised input when the matmul dtype is narrower), z and the filter's spectrum (when gradients are
+wanted); backward recomputes the normalised input (otherwise), u, the short
 conv, the gated input and its spectrum, then computes the projections' gradients and the LayerNorm backward
 in one pass over position blocks. The FFTs go through :mod:`genoseq.ops.cpu_fft` (reused MKL plans).
 Matmuls run in the autocast dtype when autocast is on (bf16), all elementwise work and the FFTs in float32
@@ -291,28 +292,28 @@ class _HyenaOrder2(torch.autograd.Function):
                 _forward_group(ws, sl, u, conv_w, conv_b, kc, sc, y, z, kf, D)
 
             _run(fn, D, B, L, n, cdt)
-            xm = u = None  # both recomputed in backward
+            u = None  # recomputed in backward
+            # the normalised input in a narrower matmul dtype (bf16 under autocast) is kept: half the size of x
+            xm = xm if norm is not None and mdt.itemsize < x.element_size() and kf is not None else None
             out = _out_proj_blocks(y, out_w.to(mdt), out_b.to(mdt), x if residual else None)
         saved_x = x if norm is not None else x.to(mdt)  # u = W_in xm^T is recomputed in backward
         ctx.save_for_backward(saved_x, mean, rstd, ln_w, ln_b, z, k if kf is None else kf, skip, in_w, in_b, conv_w,
-                              conv_b, out_w)
+                              conv_b, out_w, xm)
         ctx.mdt, ctx.cdt, ctx.xdt, ctx.eps, ctx.residual = mdt, cdt, x.dtype, eps, residual
         ctx.spectrum, ctx.kdt = kf is not None, k.dtype
         return out
 
     @staticmethod
     def backward(ctx, dout):
-        x, mean, rstd, ln_w, ln_b, z, k, skip, in_w, in_b, conv_w, conv_b, out_w = ctx.saved_tensors
+        x, mean, rstd, ln_w, ln_b, z, k, skip, in_w, in_b, conv_w, conv_b, out_w, xm = ctx.saved_tensors
         kf, k = (k, None) if ctx.spectrum else (None, k)
         mdt, cdt = ctx.mdt, ctx.cdt
         B, D, L = z.shape
         n = fft_size(L)
         norm = Norm(ln_w, ln_b, ctx.eps) if ctx.eps is not None else None
         with torch.autocast(device_type=dout.device.type, enabled=False):
-            if norm is not None:
-                xm = normalize(x.reshape(B * L, D), norm, mdt, with_stats=False)[0].view(B, L, D)
-            else:
-                xm = x
+            if xm is None:  # else kept by the forward
+                xm = normalize(x.reshape(B * L, D), norm, mdt, with_stats=False)[0].view(B, L, D) if norm else x
             u = _in_proj(xm, in_w.to(mdt), in_b.to(mdt))  # (B, 3D, L), recomputed
             dm = dout.to(mdt)  # (B, L, D)
             dy = _per_batch_mm(out_w.to(mdt).t().expand(B, D, D), dm.transpose(1, 2))  # (B, D, L)

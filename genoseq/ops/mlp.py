@@ -1,8 +1,8 @@
 """Position-wise MLP (Linear - GELU/SwiGLU - Linear) with a lean backward.
 
 Autograd would keep both the hidden pre-activation and the activation (2 x L x hidden). This function keeps
-only its input (with a fused LayerNorm: the un-normalised input and the per-position statistics) and
-recomputes fc1 and the activation in backward (one more fc1 matmul; nothing of size L x hidden is ever
+only its input (with a fused LayerNorm: the un-normalised input and the per-position statistics, and the
+normalised rows when the matmul dtype is narrower, as bf16 under autocast is) and recomputes fc1 and the activation in backward (one more fc1 matmul; nothing of size L x hidden is ever
 stored). Both directions run position block by block (the L x hidden transients stay small and in
 cache), the blocks shared among the group worker threads (genoseq.ops._groups), each op single-threaded. Matmuls run in the autocast dtype
 when autocast is on; the activation in the matmul dtype, as autograd's ops would.
@@ -52,11 +52,14 @@ class _MLP(torch.autograd.Function):
             out = torch.empty(N, w2.shape[0], dtype=x.dtype if residual else mdt, device=x.device)
             stats = (torch.empty(N, 1, dtype=x.dtype, device=x.device),
                      torch.empty(N, 1, dtype=x.dtype, device=x.device)) if norm is not None else None
+            # normalised rows in a narrower matmul dtype (bf16 under autocast) are kept for the backward: half
+            # the size of its input, and the LayerNorm is not recomputed there
+            keep = torch.empty(N, D, dtype=mdt, device=x.device) if norm is not None and _narrower(mdt, x) else None
 
             def job(sl: slice) -> None:
                 if norm is not None:
                     xn, stats[0][sl], stats[1][sl] = torch.native_layer_norm(x2[sl], (D,), ln_w, ln_b, eps)
-                    xb = xn.to(mdt)
+                    xb = xn.to(mdt) if keep is None else keep[sl].copy_(xn)
                 else:
                     xb = xm[sl]
                 o = F.linear(_act(F.linear(xb, w1m, b1m), kind), w2m, b2m)
@@ -67,13 +70,13 @@ class _MLP(torch.autograd.Function):
 
             map_groups(job, _blocks(N), N)
         mean, rstd = stats if stats is not None else (None, None)
-        ctx.save_for_backward(x2 if norm is not None else xm, mean, rstd, ln_w, ln_b, w1, b1, w2)
+        ctx.save_for_backward(x2 if norm is not None else xm, mean, rstd, ln_w, ln_b, w1, b1, w2, keep)
         ctx.kind, ctx.mdt, ctx.shape, ctx.xdt, ctx.eps, ctx.residual = kind, mdt, shape, x.dtype, eps, residual
         return out.view(*shape[:-1], w2.shape[0])
 
     @staticmethod
     def backward(ctx, dout):
-        xs, mean, rstd, ln_w, ln_b, w1, b1, w2 = ctx.saved_tensors
+        xs, mean, rstd, ln_w, ln_b, w1, b1, w2, kept = ctx.saved_tensors
         mdt, kind = ctx.mdt, ctx.kind
         norm = Norm(ln_w, ln_b, ctx.eps) if ctx.eps is not None else None
         acc = torch.float64 if mdt == torch.float64 else torch.float32
@@ -92,7 +95,9 @@ class _MLP(torch.autograd.Function):
                 if mine is None:
                     mine = [torch.zeros(s, dtype=acc, device=d2.device) for s in shapes] + [None, None]
                     parts[threading.get_ident()] = mine
-                if norm is not None:
+                if kept is not None:
+                    xb = kept[sl]
+                elif norm is not None:
                     xb = torch.native_layer_norm(xs[sl], (D,), ln_w, ln_b, norm.eps)[0].to(mdt)
                 else:
                     xb = xs[sl]
@@ -124,6 +129,11 @@ class _MLP(torch.autograd.Function):
                 db2.to(w2.dtype), None, None, None, None)
 
 
+def _narrower(mdt: torch.dtype, x: Tensor) -> bool:
+    """Whether the matmul dtype has fewer bytes than x's (bf16 autocast over float32)."""
+    return mdt.itemsize < x.element_size()
+
+
 def _blocks(N: int) -> list[slice]:
     return [slice(lo, min(N, lo + _BLOCK)) for lo in range(0, N, _BLOCK)]
 
@@ -132,7 +142,8 @@ def mlp(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, kind: str = "
         residual: bool = False) -> Tensor:
     """fc2(act(fc1(x))) for x (..., D); w1 (H [*2 for "glu"], D), w2 (D_out, H). "gelu" (exact erf GELU) or
     "glu" (silu(a) * b over the two halves of fc1's output). Output in the autocast dtype when autocast is
-    on, else x's dtype. With ``norm`` the MLP reads LayerNorm(x) (recomputed in backward, never stored); with
+    on, else x's dtype. With ``norm`` the MLP reads LayerNorm(x) (kept in the matmul dtype when it is narrower than x's, else
+    recomputed in backward); with
     ``residual`` it returns x + mlp(...) in x's dtype (a pre-norm residual branch in one op)."""
     mdt = matmul_dtype(x)
     params = (x, w1, b1, w2, b2) if norm is None else (x, w1, b1, w2, b2, norm.weight, norm.bias)
