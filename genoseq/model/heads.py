@@ -39,7 +39,8 @@ class LMHead(nn.Module):
         self.weight = tied if tied is not None else nn.Parameter(torch.randn(vocab_padded, d_model) * 0.02)
 
     def forward(self, h: Tensor, mask: Tensor | None = None) -> Tensor:
-        return (h @ self.weight.to(h.dtype).t())[..., : self.vocab_size]
+        # only the real vocabulary's rows: contiguous logits (a slice of padded ones makes every later copy slow)
+        return h @ self.weight[: self.vocab_size].to(h.dtype).t()
 
 
 class SequenceHead(nn.Module):
