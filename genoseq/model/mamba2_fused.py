@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from genoseq.ops._pipeline import run_blocks
-from genoseq.ops.prenorm import matmul_dtype
+from genoseq.ops.prenorm import blocks, matmul_dtype
 from genoseq.ops.rows import accumulate, conv_rows, conv_rows_backward, mm_rows
 from genoseq.ops.ssd import (
     _backward_block_exact,
@@ -92,7 +92,7 @@ class _FusedMamba2(torch.autograd.Function):
             r_all = u.new_empty(bsz, L, 1, dtype=cdt)  # RMSNorm factor
             out = u.new_empty(bsz, L, dm, dtype=mm)
             starts = u.new_empty(bsz, -(-L // T), G, N, hg, P, dtype=cdt) if save else None
-            bounds = [(s0, min(L, s0 + blk)) for s0 in range(0, L, blk)]
+            bounds = [(sl.start, sl.stop) for sl in blocks(L, blk)]
             carry = {"h": u.new_zeros(bsz, G, N, hg, P, dtype=cdt)}
 
             def first(i):  # in_proj (with the conv's K-1 rows of history), conv, SiLU, the SSD's local part
@@ -161,7 +161,7 @@ class _FusedMamba2(torch.autograd.Function):
             d_norm_w, dD = torch.zeros_like(nw), torch.zeros(H, dtype=cdt, device=u.device)
             d_conv_w, d_conv_b = torch.zeros_like(w_c), torch.zeros_like(b_c)
             d_dt_bias, dA = torch.zeros(H, dtype=cdt, device=u.device), torch.zeros(G, hg, dtype=cdt, device=u.device)
-            bounds = [(s0, min(L, s0 + blk)) for s0 in range(0, L, blk)][::-1]  # last block first
+            bounds = [(sl.start, sl.stop) for sl in blocks(L, blk)][::-1]  # last block first
             carry = {"dh": u.new_zeros(bsz, G, N, hg, P, dtype=cdt),  # d loss / d state after the block
                      "halo": u.new_zeros(bsz, K - 1, CD, dtype=cdt)}  # d pre of the K-1 positions after it
 
