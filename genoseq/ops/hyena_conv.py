@@ -32,7 +32,7 @@ from torch import Tensor
 from genoseq.ops import cpu_fft
 from genoseq.ops._groups import map_groups
 from genoseq.ops.fftconv import fast_fft_len, fft_size, long_conv_direct
-from genoseq.ops.prenorm import Norm, blocks, matmul_dtype, normalize
+from genoseq.ops.prenorm import Norm, blocks, keeps_normalised, matmul_dtype, norm_backward_rows, normalize
 
 CONV_IMPL = "fft"  # "direct": the O(L^2) oracle inside the fused operator (tests: exact causality)
 _GROUP_ELEMS = 1 << 19  # target channels * n per group (G = 8 at L = 32k)
@@ -286,7 +286,8 @@ class _HyenaOrder2(torch.autograd.Function):
             # the conjugated filter spectrum (D, n // 2 + 1) is kept for the backward instead of k: one
             # transform of G rows less per backward group, for ~2x k's memory
             cplx = torch.complex128 if cdt == torch.float64 else torch.complex64
-            kf = torch.empty(D, n // 2 + 1, dtype=cplx) if any(ctx.needs_input_grad) and CONV_IMPL == "fft" else None
+            grads = any(ctx.needs_input_grad)
+            kf = torch.empty(D, n // 2 + 1, dtype=cplx) if grads and CONV_IMPL == "fft" else None
 
             def fn(ws, sl):
                 _forward_group(ws, sl, u, conv_w, conv_b, kc, sc, y, z, kf, D)
@@ -294,7 +295,7 @@ class _HyenaOrder2(torch.autograd.Function):
             _run(fn, D, B, L, n, cdt)
             u = None  # recomputed in backward
             # the normalised input in a narrower matmul dtype (bf16 under autocast) is kept: half the size of x
-            xm = xm if norm is not None and mdt.itemsize < x.element_size() and kf is not None else None
+            xm = xm if grads and norm is not None and keeps_normalised(mdt, x) else None
             out = _out_proj_blocks(y, out_w.to(mdt), out_b.to(mdt), x if residual else None)
         saved_x = x if norm is not None else x.to(mdt)  # u = W_in xm^T is recomputed in backward
         ctx.save_for_backward(saved_x, mean, rstd, ln_w, ln_b, z, k if kf is None else kf, skip, in_w, in_b, conv_w,
@@ -349,7 +350,6 @@ def _backward_tail(dm: Tensor, y: Tensor, du: Tensor, xm: Tensor, in_w: Tensor, 
     B, L, D = dm.shape
     acc = torch.float64 if dm.dtype == torch.float64 else torch.float32
     dx = torch.empty(B, L, D, dtype=xdt, device=dm.device)
-    mask = [True, norm is not None and norm.weight is not None, norm is not None and norm.bias is not None]
     parts: dict[int, list] = {}
 
     def job(sl: slice) -> None:
@@ -366,11 +366,7 @@ def _backward_tail(dm: Tensor, y: Tensor, du: Tensor, xm: Tensor, in_w: Tensor, 
             g = torch.mm(dub.t(), in_w)  # (n, D): gradient of the normalised rows
             if norm is not None:
                 rows = slice(b * L + sl.start, b * L + sl.stop)
-                g, dw, db = torch.ops.aten.native_layer_norm_backward(
-                    g.to(x.dtype), x[b, sl], [D], mean[rows], rstd[rows], norm.weight, norm.bias, mask)
-                for j, t in ((4, dw), (5, db)):
-                    if t is not None:
-                        mine[j] = t if mine[j] is None else mine[j] + t
+                g = norm_backward_rows(g, x[b, sl], mean[rows], rstd[rows], norm, mine, 4)
             else:
                 g = g.to(xdt)
             if residual is not None:
@@ -379,8 +375,8 @@ def _backward_tail(dm: Tensor, y: Tensor, du: Tensor, xm: Tensor, in_w: Tensor, 
 
     map_groups(job, blocks(L), B * L)
     d_out_w, d_out_b, d_in_w, d_in_b = (sum(p[j] for p in parts.values()) for j in range(4))
-    d_ln_w = sum(p[4] for p in parts.values()) if mask[1] else None
-    d_ln_b = sum(p[5] for p in parts.values()) if mask[2] else None
+    d_ln_w = sum(p[4] for p in parts.values()) if norm is not None and norm.weight is not None else None
+    d_ln_b = sum(p[5] for p in parts.values()) if norm is not None and norm.bias is not None else None
     return dx, d_ln_w, d_ln_b, d_in_w, d_in_b, d_out_w, d_out_b
 
 

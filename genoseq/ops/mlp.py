@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from genoseq.ops._groups import map_groups
-from genoseq.ops.prenorm import Norm, matmul_dtype
+from genoseq.ops.prenorm import Norm, keeps_normalised, matmul_dtype, norm_backward_rows
 
 _BLOCK = 2048  # positions per block
 
@@ -54,7 +54,7 @@ class _MLP(torch.autograd.Function):
                      torch.empty(N, 1, dtype=x.dtype, device=x.device)) if norm is not None else None
             # normalised rows in a narrower matmul dtype (bf16 under autocast) are kept for the backward: half
             # the size of its input, and the LayerNorm is not recomputed there
-            keep = torch.empty(N, D, dtype=mdt, device=x.device) if norm is not None and _narrower(mdt, x) else None
+            keep = torch.empty(N, D, dtype=mdt, device=x.device) if norm is not None and keeps_normalised(mdt, x) else None
 
             def job(sl: slice) -> None:
                 if norm is not None:
@@ -88,7 +88,6 @@ class _MLP(torch.autograd.Function):
             dx = torch.empty(N, D, dtype=ctx.xdt, device=d2.device)
             parts: dict[int, list] = {}  # per worker thread: (dw1, db1, dw2, db2, dln_w, dln_b) accumulators
             shapes = (w1.shape, w1.shape[:1], w2.shape, w2.shape[:1])
-            mask = [True, ln_w is not None, ln_b is not None]
 
             def job(sl: slice) -> None:
                 mine = parts.get(threading.get_ident())
@@ -110,11 +109,7 @@ class _MLP(torch.autograd.Function):
                 mine[1] += dh.sum(0)
                 dxb = torch.mm(dh, w1m)  # (n, D) gradient of the normalised rows
                 if norm is not None:
-                    g, dlw, dlb = torch.ops.aten.native_layer_norm_backward(
-                        dxb.to(xs.dtype), xs[sl], [D], mean[sl], rstd[sl], ln_w, ln_b, mask)
-                    for j, t in ((4, dlw), (5, dlb)):
-                        if t is not None:
-                            mine[j] = t if mine[j] is None else mine[j] + t
+                    g = norm_backward_rows(dxb, xs[sl], mean[sl], rstd[sl], norm, mine, 4)
                 else:
                     g = dxb.to(ctx.xdt)
                 if ctx.residual:
@@ -123,15 +118,10 @@ class _MLP(torch.autograd.Function):
 
             map_groups(job, _blocks(N), N)
             dw1, db1, dw2, db2 = (sum(p[j] for p in parts.values()) for j in range(4))
-            dln_w = sum(p[4] for p in parts.values()) if mask[1] and norm is not None else None
-            dln_b = sum(p[5] for p in parts.values()) if mask[2] and norm is not None else None
+            dln_w = sum(p[4] for p in parts.values()) if ln_w is not None and norm is not None else None
+            dln_b = sum(p[5] for p in parts.values()) if ln_b is not None and norm is not None else None
         return (dx.view(ctx.shape), dln_w, dln_b, dw1.to(w1.dtype), db1.to(w1.dtype), dw2.to(w2.dtype),
                 db2.to(w2.dtype), None, None, None, None)
-
-
-def _narrower(mdt: torch.dtype, x: Tensor) -> bool:
-    """Whether the matmul dtype has fewer bytes than x's (bf16 autocast over float32)."""
-    return mdt.itemsize < x.element_size()
 
 
 def _blocks(N: int) -> list[slice]:

@@ -60,3 +60,22 @@ def normalize(h: Tensor, norm: Norm, dtype: torch.dtype, with_stats: bool) -> tu
              torch.empty(N, 1, dtype=h.dtype, device=h.device)) if with_stats else None
     map_groups(lambda sl: norm_rows(h, sl, norm, out, stats), blocks(N), N)
     return out, *(stats if stats is not None else (None, None))
+
+
+def keeps_normalised(mdt: torch.dtype, x: Tensor) -> bool:
+    """Whether a fused pre-norm branch keeps LayerNorm(x) for its backward: when the matmul dtype is narrower
+    than x's (bf16 autocast over float32), the normalised rows cost half of x and save a recompute."""
+    return mdt.itemsize < x.element_size()
+
+
+def norm_backward_rows(g: Tensor, x: Tensor, mean: Tensor, rstd: Tensor, norm: Norm, sums: list, at: int) -> Tensor:
+    """LayerNorm backward of one block of rows x (n, D): g (n, D) the gradient of the normalised rows (any float
+    dtype) -> the gradient of x in x's dtype. The block's weight and bias gradients are added into
+    ``sums[at]`` and ``sums[at + 1]`` (None until the first block; they stay None without weight / bias)."""
+    mask = [True, norm.weight is not None, norm.bias is not None]
+    dx, dw, db = torch.ops.aten.native_layer_norm_backward(g.to(x.dtype), x, [x.shape[-1]], mean, rstd,
+                                                           norm.weight, norm.bias, mask)
+    for j, t in ((at, dw), (at + 1, db)):
+        if t is not None:
+            sums[j] = t if sums[j] is None else sums[j] + t
+    return dx
