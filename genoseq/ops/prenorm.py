@@ -36,8 +36,9 @@ def matmul_dtype(x: Tensor) -> torch.dtype:
     return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
 
 
-def blocks(N: int, size: int = BLOCK) -> list[slice]:
-    """Row slices of at most ``size`` rows covering 0..N-1."""
+def blocks(N: int, size: int | None = None) -> list[slice]:
+    """Row slices of at most ``size`` rows (default: the module's ``BLOCK``, read at each call) covering 0..N-1."""
+    size = BLOCK if size is None else size
     return [slice(lo, min(N, lo + size)) for lo in range(0, N, size)]
 
 
