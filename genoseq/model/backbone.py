@@ -9,6 +9,7 @@ from genoseq.errors import ConfigError
 from genoseq.model.bidirectional import BidirectionalMixer
 from genoseq.model.block import MLP, Block
 from genoseq.model.config import ModelConfig
+from genoseq.model.hyena import HyenaMixer
 from genoseq.model.norm import make_norm
 from genoseq.model.rc import RCPSEmbedding, RCPSWrapper
 from genoseq.model.state import ModelState
@@ -83,6 +84,8 @@ class Backbone(nn.Module):
             blocks.append(Block(make_mixer(letter, i, cfg), _rc(make_norm(cfg.norm, W, cfg.norm_eps), cfg),
                                 mlp, norm2, cfg.dropout, letter, cfg.checkpointing))
         self.blocks = nn.ModuleList(blocks)
+        if isinstance(blocks[-1].mixer, HyenaMixer):  # its backward runs first, at the memory peak
+            blocks[-1].mixer.keep_in_proj = True
         self.norm_f = _rc(make_norm(cfg.norm, W, cfg.norm_eps), cfg)
         self.drop = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else nn.Identity()
 

@@ -135,6 +135,9 @@ class HyenaMixer(nn.Module):
         self.out_proj.weight.data.mul_(1.0 / math.sqrt(2 * n_layer))
         self._cache: tuple[tuple, Tensor] | None = None
         self.use_fused = True  # False: forward_reference for every call
+        # the fused op keeps its in-projection for the backward (set by the Backbone on its last block, whose
+        # backward runs first, at the memory peak, where the recompute would allocate it anyway)
+        self.keep_in_proj = False
 
     # ------------------------------------------------------------------ filters
     def train(self, mode: bool = True) -> HyenaMixer:
@@ -192,7 +195,8 @@ class HyenaMixer(nn.Module):
             cdt = torch.float64 if x.dtype == torch.float64 else torch.float32
             k = self.raw_filter(L, cdt).flatten(0, 1)  # (1, D, L) -> (D, L): a view both ways (no select_backward)
             return hyena_order2(x, self.in_proj.weight, self.in_proj.bias, self.short_conv_weight,
-                                self.short_conv_bias, k, self.skip[0], self.out_proj.weight, self.out_proj.bias)
+                                self.short_conv_bias, k, self.skip[0], self.out_proj.weight, self.out_proj.bias,
+                                keep_in_proj=self.keep_in_proj)
         return self.forward_reference(x)
 
     def forward_residual(self, h: Tensor, norm: Norm) -> Tensor:
@@ -200,7 +204,8 @@ class HyenaMixer(nn.Module):
         cdt = torch.float64 if h.dtype == torch.float64 else torch.float32
         k = self.raw_filter(h.shape[1], cdt).flatten(0, 1)  # (1, D, L) -> (D, L): a view both ways
         return hyena_order2(h, self.in_proj.weight, self.in_proj.bias, self.short_conv_weight, self.short_conv_bias,
-                            k, self.skip[0], self.out_proj.weight, self.out_proj.bias, norm=norm, residual=True)
+                            k, self.skip[0], self.out_proj.weight, self.out_proj.bias, norm=norm, residual=True,
+                            keep_in_proj=self.keep_in_proj)
 
     def residual_inplace_(self, h: Tensor, norm: Norm) -> None:
         """h <- h + self(LayerNorm(h)) in place, without autograd, for long whole-sequence inference: the

@@ -11,7 +11,7 @@ The elementwise work and the FFTs run channel group by channel group (a few chan
 reused workspace buffers, so the transients stay in cache and no large tensor is allocated per op.
 Forward saves only x (in the matmul dtype, or the residual input with its LayerNorm statistics, and the
 normalised input when the matmul dtype is narrower), z and the filter's spectrum (when gradients are
-wanted); backward recomputes the normalised input (otherwise), u, the short
+wanted), and u when asked to (keep_in_proj); backward recomputes the normalised input (otherwise), u, the short
 conv, the gated input and its spectrum, then computes the projections' gradients and the LayerNorm backward
 in one pass over position blocks. The FFTs go through :mod:`genoseq.ops.cpu_fft` (reused MKL plans).
 Matmuls run in the autocast dtype when autocast is on (bf16), all elementwise work and the FFTs in float32
@@ -268,7 +268,7 @@ def _per_batch_mm(a: Tensor, b: Tensor) -> Tensor:
 
 class _HyenaOrder2(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, ln_w, ln_b, in_w, in_b, conv_w, conv_b, k, skip, out_w, out_b, mdt, eps, residual):
+    def forward(ctx, x, ln_w, ln_b, in_w, in_b, conv_w, conv_b, k, skip, out_w, out_b, mdt, eps, residual, keep_u):
         B, L, D = x.shape
         cdt = torch.float64 if x.dtype == torch.float64 else torch.float32
         n = fft_size(L)
@@ -293,7 +293,7 @@ class _HyenaOrder2(torch.autograd.Function):
                 _forward_group(ws, sl, u, conv_w, conv_b, kc, sc, y, z, kf, D)
 
             _run(fn, D, B, L, n, cdt)
-            u = None  # recomputed in backward
+            u = u if grads and keep_u else None  # else recomputed in backward
             # the normalised input in a narrower matmul dtype (bf16 under autocast) is kept: half the size of x
             xm = xm if grads and norm is not None and keeps_normalised(mdt, x) else None
             out = _out_proj_blocks(y, out_w.to(mdt), out_b.to(mdt), x if residual else None)
@@ -301,12 +301,14 @@ class _HyenaOrder2(torch.autograd.Function):
         ctx.save_for_backward(saved_x, mean, rstd, ln_w, ln_b, z, k if kf is None else kf, skip, in_w, in_b, conv_w,
                               conv_b, out_w, xm)
         ctx.mdt, ctx.cdt, ctx.xdt, ctx.eps, ctx.residual = mdt, cdt, x.dtype, eps, residual
+        ctx.u = u  # an intermediate: the first backward takes it and writes du over it (a second one recomputes)
         ctx.spectrum, ctx.kdt = kf is not None, k.dtype
         return out
 
     @staticmethod
     def backward(ctx, dout):
         x, mean, rstd, ln_w, ln_b, z, k, skip, in_w, in_b, conv_w, conv_b, out_w, xm = ctx.saved_tensors
+        u, ctx.u = ctx.u, None
         kf, k = (k, None) if ctx.spectrum else (None, k)
         mdt, cdt = ctx.mdt, ctx.cdt
         B, D, L = z.shape
@@ -315,7 +317,8 @@ class _HyenaOrder2(torch.autograd.Function):
         with torch.autocast(device_type=dout.device.type, enabled=False):
             if xm is None:  # else kept by the forward
                 xm = normalize(x.reshape(B * L, D), norm, mdt, with_stats=False)[0].view(B, L, D) if norm else x
-            u = _in_proj(xm, in_w.to(mdt), in_b.to(mdt))  # (B, 3D, L), recomputed
+            if u is None:
+                u = _in_proj(xm, in_w.to(mdt), in_b.to(mdt))  # (B, 3D, L), recomputed
             dm = dout.to(mdt)  # (B, L, D)
             dy = _per_batch_mm(out_w.to(mdt).t().expand(B, D, D), dm.transpose(1, 2))  # (B, D, L)
             y = torch.empty_like(z)
@@ -336,7 +339,7 @@ class _HyenaOrder2(torch.autograd.Function):
             dskip = dk[:, 0].clone()
         return (dx, d_ln_w, d_ln_b, d_in_w.to(in_w.dtype), d_in_b.to(in_w.dtype), dconv_w.to(conv_w.dtype),
                 dconv_b.to(conv_b.dtype), dk.to(ctx.kdt), dskip.to(skip.dtype), d_out_w.to(out_w.dtype),
-                d_out_b.to(out_w.dtype), None, None, None)
+                d_out_b.to(out_w.dtype), None, None, None, None)
 
 
 def _backward_tail(dm: Tensor, y: Tensor, du: Tensor, xm: Tensor, in_w: Tensor, x: Tensor, mean, rstd,
@@ -381,18 +384,24 @@ def _backward_tail(dm: Tensor, y: Tensor, du: Tensor, xm: Tensor, in_w: Tensor, 
 
 
 def hyena_order2(x: Tensor, in_w: Tensor, in_b: Tensor, conv_w: Tensor, conv_b: Tensor, k: Tensor, skip: Tensor,
-                 out_w: Tensor, out_b: Tensor, norm: Norm | None = None, residual: bool = False) -> Tensor:
+                 out_w: Tensor, out_b: Tensor, norm: Norm | None = None, residual: bool = False,
+                 keep_in_proj: bool = False) -> Tensor:
     """Causal order-2 Hyena mixer, fused (see the module docstring). x (B, L, D); in_w (3D, D); in_b (3D,);
     conv_w (3D, K); conv_b (3D,); k (D, L) filter for lags 0..L-1 (skip not folded in); skip (D,);
     out_w (D, D); out_b (D,). Returns (B, L, D) in the autocast dtype when autocast is on, else x's dtype.
 
     With ``norm`` the mixer reads LayerNorm(x) (normalised in blocks, recomputed in backward); with
-    ``residual`` it returns x + mixer(...) in x's dtype (a pre-norm residual branch in one op)."""
+    ``residual`` it returns x + mixer(...) in x's dtype (a pre-norm residual branch in one op).
+
+    ``keep_in_proj``: keep the in-projection u (B, 3D, L) for the backward instead of recomputing it there
+    (one matmul less). Worth it where the op's backward runs at the step's memory peak anyway, as in a
+    model's last block: its backward comes first, while every other layer's activations are still held, and
+    the recompute would allocate the same buffer at that moment."""
     if norm is None:
         return _HyenaOrder2.apply(x, None, None, in_w, in_b, conv_w, conv_b, k, skip, out_w, out_b,
-                                  matmul_dtype(x), None, residual)
+                                  matmul_dtype(x), None, residual, keep_in_proj)
     return _HyenaOrder2.apply(x, norm.weight, norm.bias, in_w, in_b, conv_w, conv_b, k, skip, out_w, out_b,
-                              matmul_dtype(x), norm.eps, residual)
+                              matmul_dtype(x), norm.eps, residual, keep_in_proj)
 
 
 # ---------------------------------------------------------------------------------------------- streaming

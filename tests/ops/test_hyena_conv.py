@@ -143,3 +143,29 @@ def test_short_conv_weight_grad_matches_sums(K, B, L, mv_min_len, monkeypatch):
         for t in range(L - s):
             want[..., j] += (dC[..., t + s] * U[..., t]).sum(0)
     torch.testing.assert_close(hyena_conv._short_conv_weight_grad(dC, U, K), want, **TOL)
+
+
+def test_kept_in_projection_gives_the_recomputed_gradients_and_survives_a_second_backward():
+    mixer = _mixer(4)
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(1, 21, 8, dtype=torch.float64, generator=g, requires_grad=True)
+    gy = torch.randn(1, 21, 8, dtype=torch.float64, generator=g)
+    params = [x, *mixer.parameters()]
+    runs = []
+    for keep in (False, True):
+        mixer.keep_in_proj = keep
+        y = mixer(x)
+        first = torch.autograd.grad((y * gy).sum(), params, retain_graph=True)
+        second = torch.autograd.grad((y * gy).sum(), params)  # the kept u was spent by the first: recomputed
+        runs.append((y, *first, *second))
+    for a, b in zip(*runs, strict=True):
+        torch.testing.assert_close(a, b, **TOL)
+
+
+def test_backbone_keeps_the_in_projection_of_its_last_block_only():
+    from genoseq.model.backbone import Backbone
+    from genoseq.model.presets import get_preset
+
+    for pattern, want in (("HH", [False, True]), ("HHS", [False, False, False])):
+        backbone = Backbone(get_preset("hyenadna-tiny").replace(layer_pattern=pattern, n_layer=len(pattern)))
+        assert [getattr(b.mixer, "keep_in_proj", False) for b in backbone.blocks] == want
