@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from genoseq.model.norm import RMSNorm
 from genoseq.ops.mlp import mlp, mlp_residual_
 from genoseq.ops.prenorm import Norm
 
@@ -90,11 +91,17 @@ class Block(nn.Module):
         norm = self._fusable_norm(self.norm1)
         if norm is not None and hasattr(self.mixer, "forward_residual") and self.mixer._fused(h):
             return self.mixer.forward_residual(h, norm)
+        if (type(self.norm1) is RMSNorm and hasattr(self.mixer, "forward_residual_rms") and self._no_branch_dropout()
+                and self.mixer.fuses_rms_residual(h, self.norm1)):
+            return self.mixer.forward_residual_rms(h, self.norm1)  # the fused Mamba-2 training op
         return h + self._mixer_branch(h)
+
+    def _no_branch_dropout(self) -> bool:
+        return not self.training or isinstance(self.drop, nn.Identity)
 
     def _fusable_norm(self, norm: nn.Module) -> Norm | None:
         """A plain LayerNorm with no dropout after the branch: the branch can run as one fused op."""
-        if type(norm) is not nn.LayerNorm or (self.training and not isinstance(self.drop, nn.Identity)):
+        if type(norm) is not nn.LayerNorm or not self._no_branch_dropout():
             return None
         return Norm(norm.weight, norm.bias, norm.eps)
 

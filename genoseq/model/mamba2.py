@@ -145,6 +145,18 @@ class Mamba2Mixer(RecurrentMixer):
             return fused_mamba2(self, x)
         return self._mix(x, None, None)[0]
 
+    def fuses_rms_residual(self, h: Tensor, norm: nn.RMSNorm) -> bool:
+        """Whether :meth:`forward_residual_rms` applies: the fused training path for h (B, L, d_model) and an
+        RMSNorm over d_model with a weight of h's dtype and a set eps."""
+        return (bool(h.shape[1]) and fused_training_applicable(self, h, ("ssd", "short_conv"))
+                and norm.weight is not None and norm.weight.dtype == h.dtype and norm.eps is not None
+                and tuple(norm.normalized_shape) == (h.shape[-1],))
+
+    def forward_residual_rms(self, h: Tensor, norm: nn.RMSNorm) -> Tensor:
+        """h + self(norm(h)) as one fused op (callers check fuses_rms_residual): the normalised input is
+        made block by block inside the op, never whole."""
+        return fused_mamba2(self, h, pre_norm=(norm.weight, norm.eps), residual=True)
+
     def allocate_state(
         self, batch_size: int, device: torch.device | str | None = None, dtype: torch.dtype | None = None
     ) -> dict[str, Tensor]:

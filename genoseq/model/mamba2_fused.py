@@ -75,13 +75,17 @@ def _ssd_views(a: Tensor, dt: Tensor, dims: Dims):
 
 class _FusedMamba2(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, u, w_in, conv_w, conv_b, dt_bias, A_log, D, norm_w, w_out, dims: Dims, mm, save: bool):
+    def forward(ctx, u, w_in, conv_w, conv_b, dt_bias, A_log, D, norm_w, w_out, dims: Dims, mm, save: bool,
+                pre_w=None, pre_eps=None, residual=False):
         E, CD, H, G, N, P, T, blk, eps = dims
         bsz, L, dm = u.shape
         cdt = torch.float64 if u.dtype == torch.float64 else torch.float32
         hg, K = H // G, conv_w.shape[1]
         with torch.autocast(u.device.type, enabled=False):
-            u_mm, w_i = u.to(mm), w_in.to(mm).t()  # (B, L, D), (D, E + CD + H)
+            # with pre_w, u is the residual stream h and the mixer reads RMSNorm(h), normalised per block
+            u_mm, w_i = (u.to(mm) if pre_w is None else None), w_in.to(mm).t()  # (B, L, D), (D, E + CD + H)
+            pw = None if pre_w is None else pre_w.to(u.dtype)
+            rh_all = None if pre_w is None else u.new_empty(bsz, L, 1)  # the pre-norm's 1 / rms per position
             zx = u.new_empty(bsz, L, E + CD + H, dtype=mm)  # in_proj output, filled block by block, kept
             w_c, b_c, nw, bias = conv_w.to(cdt).t().contiguous(), conv_b.to(cdt), norm_w.to(cdt), dt_bias.to(cdt)
             Dc = D.to(cdt).repeat_interleave(P)  # (E,) per channel
@@ -90,7 +94,7 @@ class _FusedMamba2(torch.autograd.Function):
             dt_all = u.new_empty(bsz, L, H, dtype=cdt)
             y_all = u.new_empty(bsz, L, E, dtype=cdt)  # SSD output + D x, kept for backward
             r_all = u.new_empty(bsz, L, 1, dtype=cdt)  # RMSNorm factor
-            out = u.new_empty(bsz, L, dm, dtype=mm)
+            out = u.new_empty(bsz, L, dm, dtype=u.dtype if residual else mm)
             starts = u.new_empty(bsz, -(-L // T), G, N, hg, P, dtype=cdt) if save else None
             bounds = [(sl.start, sl.stop) for sl in blocks(L, blk)]
             carry = {"h": u.new_zeros(bsz, G, N, hg, P, dtype=cdt)}
@@ -98,7 +102,12 @@ class _FusedMamba2(torch.autograd.Function):
             def first(i):  # in_proj (with the conv's K-1 rows of history), conv, SiLU, the SSD's local part
                 s0, s1 = bounds[i]
                 lo = max(0, s0 - (K - 1))
-                zx_b = mm_rows(u_mm[:, lo:s1], w_i)  # (B, s1 - lo, E + CD + H)
+                if pw is None:
+                    zx_b = mm_rows(u_mm[:, lo:s1], w_i)  # (B, s1 - lo, E + CD + H)
+                else:
+                    xr, rh = _pre_norm(u[:, lo:s1], pre_eps)
+                    rh_all[:, s0:s1] = rh[:, s0 - lo :]
+                    zx_b = mm_rows(xr.mul_(pw).to(mm), w_i)
                 zx[:, s0:s1] = zx_b[:, s0 - lo :]
                 _, xbc, dtr = _in_proj_block(zx_b, s0 - lo, s1 - lo, dims, K, cdt)
                 a = F.silu(conv_rows(xbc, w_c, b_c))  # (B, lb, CD)
@@ -126,19 +135,23 @@ class _FusedMamba2(torch.autograd.Function):
                 g = y.mul_(F.silu(zx[:, s0:s1, :E].to(cdt)))
                 r = torch.rsqrt(g.square().mean(-1, keepdim=True) + eps)  # (B, lb, 1)
                 r_all[:, s0:s1] = r
-                out[:, s0:s1] = mm_rows(g.mul_(r).mul_(nw).to(mm), w_o)
+                o = mm_rows(g.mul_(r).mul_(nw).to(mm), w_o)
+                if residual:
+                    torch.add(u[:, s0:s1], o, out=out[:, s0:s1])
+                else:
+                    out[:, s0:s1] = o
 
             run_blocks(len(bounds), first, chain, last)
         if save:
             ctx.save_for_backward(u, w_in, conv_w, conv_b, dt_bias, A_log, D, norm_w, w_out, zx, y_all, r_all,
-                                  dt_all, starts)
-            ctx.dims, ctx.mm = dims, mm
+                                  dt_all, starts, pre_w, rh_all)
+            ctx.dims, ctx.mm, ctx.residual = dims, mm, residual
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dout):
-        u, w_in, conv_w, conv_b, dt_bias, A_log, D, norm_w, w_out, zx, y_all, r_all, dt_all, starts = (
+        u, w_in, conv_w, conv_b, dt_bias, A_log, D, norm_w, w_out, zx, y_all, r_all, dt_all, starts, pre_w, rh_all = (
             ctx.saved_tensors
         )
         dims = ctx.dims
@@ -153,9 +166,11 @@ class _FusedMamba2(torch.autograd.Function):
             Dc = D.to(cdt).repeat_interleave(P)
             A = -torch.exp(A_log.to(cdt))
             A_g = A.view(G, hg)
-            u_mm, w_i, w_o = u.to(mm), w_in.to(mm), w_out.to(mm)  # (B, L, D), (F, D), (D, E)
-            dout = dout.to(mm)
-            du = torch.empty(bsz, L, dm, dtype=mm, device=u.device)
+            w_i, w_o = w_in.to(mm), w_out.to(mm)  # (F, D), (D, E)
+            u_mm = u.to(mm) if pre_w is None else None  # (B, L, D)
+            pw = None if pre_w is None else pre_w.to(u.dtype)
+            d_pre_w = None if pre_w is None else torch.zeros(dm, dtype=u.dtype, device=u.device)
+            du = torch.empty(bsz, L, dm, dtype=mm if pre_w is None else u.dtype, device=u.device)
             d_w_in = torch.zeros(w_in.shape, dtype=cdt, device=u.device)
             d_w_out = torch.zeros(w_out.shape, dtype=cdt, device=u.device)
             d_norm_w, dD = torch.zeros_like(nw), torch.zeros(H, dtype=cdt, device=u.device)
@@ -175,7 +190,7 @@ class _FusedMamba2(torch.autograd.Function):
                 y, r = y_all[:, s0:s1], r_all[:, s0:s1]
                 sz = F.silu(z)
                 n0 = (y * sz).mul_(r)
-                dout_b = dout[:, s0:s1].reshape(-1, dm)
+                dout_b = dout[:, s0:s1].reshape(-1, dm).to(mm)
                 dw_out = dout_b.t() @ (n0 * nw).to(mm).view(-1, E)
                 dn = (dout_b @ w_o).view(bsz, lb, E).to(cdt)
                 dnw = (dn * n0).sum((0, 1))
@@ -226,20 +241,54 @@ class _FusedMamba2(torch.autograd.Function):
                 d_dt_bias.add_(ddtr.sum((0, 1)))
                 return dzx
 
-            def last(i, dzx):  # in_proj backward
+            def last(i, dzx):  # in_proj backward (and the pre-norm's, the residual's gradient added)
                 s0, s1 = bounds[i]
                 dzx2 = dzx.view(-1, E + CD + H).to(mm)
-                du[:, s0:s1] = (dzx2 @ w_i).view(bsz, s1 - s0, dm)
-                return dzx2.t() @ u_mm[:, s0:s1].reshape(-1, dm)
+                g = (dzx2 @ w_i).view(bsz, s1 - s0, dm)  # d (mixer input)
+                if pw is None:
+                    du[:, s0:s1] = g
+                    return dzx2.t() @ u_mm[:, s0:s1].reshape(-1, dm), None
+                # RMSNorm backward: y = xr w, xr = h r -> dh = r (gw - xr mean(gw xr)), dw = sum g xr
+                rh = rh_all[:, s0:s1]
+                xr = u[:, s0:s1] * rh
+                dw_in = dzx2.t() @ (xr * pw).to(mm).view(-1, dm)
+                g = g.to(u.dtype)
+                dpw = (g * xr).sum((0, 1))
+                gw = g.mul_(pw)
+                dh = gw.sub_(xr.mul_((gw * xr).mean(-1, keepdim=True))).mul_(rh)
+                if ctx.residual:
+                    dh += dout[:, s0:s1]
+                du[:, s0:s1] = dh
+                return dw_in, dpw
 
-            run_blocks(len(bounds), first, chain, last, fold=lambda i, dw_in: accumulate(d_w_in, dw_in))
+            def fold(i, v):
+                accumulate(d_w_in, v[0])
+                if v[1] is not None:
+                    d_pre_w.add_(v[1])
+
+            run_blocks(len(bounds), first, chain, last, fold=fold)
+            if pre_w is None and ctx.residual:
+                du = du.to(u.dtype).add_(dout)
         return (du.to(u.dtype), d_w_in.to(w_in.dtype), d_conv_w.t().contiguous().to(conv_w.dtype), d_conv_b.to(conv_b.dtype),
                 d_dt_bias.to(dt_bias.dtype), (dA.reshape(H) * A).to(A_log.dtype), dD.to(D.dtype),
-                d_norm_w.to(norm_w.dtype), d_w_out.to(w_out.dtype), None, None, None)
+                d_norm_w.to(norm_w.dtype), d_w_out.to(w_out.dtype), None, None, None,
+                None if pre_w is None else d_pre_w.to(pre_w.dtype), None, None)
 
 
-def fused_mamba2(mixer, x: Tensor, block_len: int | None = None) -> Tensor:
-    """Mamba2Mixer forward from a zero state through :class:`_FusedMamba2`: x (B, L, D) -> (B, L, D)."""
+def _pre_norm(h: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    """(h r, r) with r = 1 / sqrt(mean(h^2 over the channels) + eps) (..., 1): RMSNorm before its weight, in
+    the same arithmetic as genoseq.ops.rms_norm."""
+    r = torch.rsqrt(h.square().mean(-1, keepdim=True).add_(eps))
+    return h * r, r
+
+
+def fused_mamba2(mixer, x: Tensor, block_len: int | None = None, pre_norm: tuple[Tensor, float] | None = None,
+                 residual: bool = False) -> Tensor:
+    """Mamba2Mixer forward from a zero state through :class:`_FusedMamba2`: x (B, L, D) -> (B, L, D).
+
+    ``pre_norm`` (weight (D,), eps): the mixer reads RMSNorm(x), normalised block by block (nothing of size
+    (B, L, D) but x kept); ``residual``: returns x + mixer(...) in x's dtype (a pre-norm residual branch in one
+    op: no separate norm output, cast, residual sum or their gradients' full-size tensors)."""
     from genoseq.model.mamba2 import RMS_EPS
 
     mm = matmul_dtype(x)
@@ -251,4 +300,5 @@ def fused_mamba2(mixer, x: Tensor, block_len: int | None = None) -> Tensor:
     return _FusedMamba2.apply(
         x, mixer.in_proj.weight, mixer.conv_weight, mixer.conv_bias, mixer.dt_bias, mixer.A_log, mixer.D,
         mixer.norm_weight, mixer.out_proj.weight, dims, mm, True,
+        None if pre_norm is None else pre_norm[0], None if pre_norm is None else pre_norm[1], residual,
     )

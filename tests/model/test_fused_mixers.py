@@ -18,6 +18,7 @@ from genoseq.model.mamba import MambaMixer
 from genoseq.model.mamba2 import Mamba2Mixer
 from genoseq.model.mamba2_fused import fused_mamba2
 from genoseq.model.mamba_fused import fused_mamba
+from genoseq.model.norm import RMSNorm
 from genoseq.ops import rows as rows_ops
 from genoseq.ops._groups import set_group_threads
 
@@ -140,3 +141,49 @@ def test_mamba_keeps_the_input_and_one_activation_for_backward():
     big = [t for t in kept if t.numel() >= 512 * 8]
     # x (L x d_model) and scan output + D u (L x d_inner); the parameters and the block start states are small
     assert sorted(tuple(t.shape) for t in big) == [(1, 512, 8), (1, 512, 16)]
+
+
+class _PreNormResidual(torch.nn.Module):
+    """h + mixer(RMSNorm(h)) with the norm's weight among the parameters (for mixer_grads)."""
+
+    def __init__(self, mixer, d: int, dtype) -> None:
+        super().__init__()
+        self.mixer = mixer
+        self.norm = RMSNorm(d, eps=1e-5).to(dtype)
+        with torch.no_grad():
+            self.norm.weight.add_(0.1 * torch.randn(d, generator=torch.Generator().manual_seed(7), dtype=dtype))
+
+    def reference(self, h):
+        return h + self.mixer._mix(torch.nn.functional.rms_norm(h, (h.shape[-1],), self.norm.weight, 1e-5),
+                                   None, None)[0]
+
+
+@pytest.mark.parametrize("rows", [512, 3])
+@pytest.mark.parametrize(("batch", "length", "block"), [(2, 37, 8), (1, 64, None), (2, 3, None)])
+def test_mamba2_prenorm_residual_op_float64(batch, length, block, rows, monkeypatch):
+    # RMSNorm made block by block inside the op (with the conv's history rows) and the residual added there:
+    # the same values and gradients (the norm weight's included) as norm -> mixer -> sum
+    monkeypatch.setattr(rows_ops, "_ROWS", rows)
+    m = _PreNormResidual(make_mixer("mamba2"), 16, F64)
+    x, w = inputs("mamba2", batch, length, 4)
+    fused = mixer_grads(m, x, w, lambda h: fused_mamba2(m.mixer, h, block, (m.norm.weight, 1e-5), residual=True))
+    assert_grads_close(fused, mixer_grads(m, x, w, m.reference), TOL)
+
+
+def test_mamba2_block_takes_the_prenorm_residual_op():
+    from genoseq.model.block import Block
+
+    mixer = make_mixer("mamba2", torch.float32)
+    block = Block(mixer, RMSNorm(16, eps=1e-5), None, None, 0.0, "S")
+    h = torch.randn(1, 40, 16, requires_grad=True)
+    out = block(h)
+    assert type(out.grad_fn).__name__ == "_FusedMamba2Backward"  # one node: no separate norm or sum
+    x, w = inputs("mamba2", 1, 70, 5, torch.float32)
+    ref = _PreNormResidual(mixer, 16, torch.float32)
+    ref.norm = block.norm1
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = mixer_grads(block, x, w, block)
+        want = mixer_grads(block, x, w, ref.reference)
+    assert_grads_close(got, want, KINDS["mamba2"].bf16_tol)
+    with torch.no_grad():  # inference keeps the unfused modules
+        assert block(h).grad_fn is None
