@@ -12,7 +12,9 @@ Each case times the last of ``--repeats`` runs (default: the second, warm one; i
 times its only run). Peak RSS is the child's ``ru_maxrss``. ``tokens_per_cpu_s`` = tokens / process CPU seconds: on a machine
 shared with other processes (wall time inflated), an idle 2-thread run lands between this and twice it.
 The fused CPU ops (Hyena mixer, MLP, implicit filter) share their channel groups / position blocks among
-``--group-threads`` worker threads (default: as many as ``--threads``).
+``--group-threads`` worker threads (default: as many as ``--threads``). Like ``genoseq pretrain``, training
+cases of 8,192+ positions run with OMP_WAIT_POLICY=PASSIVE (genoseq.omp_wait; ``--omp-wait default`` keeps
+OpenMP's spinning threads, as the figures before 2026-12-07's fourth session were measured).
 
 Models: the presets plus benchmark shapes of about hyenadna-tiny's size (~0.44M parameters):
 ``bench-mamba`` (4 x M, d 128), ``bench-mamba2`` (4 x S, d 128), ``bench-hybrid`` (H S M H, d 128; no
@@ -33,6 +35,8 @@ import resource
 import subprocess
 import sys
 import time
+
+from genoseq.omp_wait import prefer_passive_openmp
 
 BENCH_SHAPES = {
     "bench-mamba": {"d_model": 128, "n_layer": 4, "layer_pattern": "M", "mlp_type": "none", "norm": "rmsnorm",
@@ -100,7 +104,7 @@ def child(args: argparse.Namespace) -> dict:
             "checkpointing": args.checkpointing,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "params": model.num_parameters(), "threads": args.threads,
-            "allocator": "tuned" if tuned else "default"}
+            "allocator": "tuned" if tuned else "default", "omp_wait": os.environ.get("OMP_WAIT_POLICY", "default")}
 
 
 def main() -> None:
@@ -124,9 +128,11 @@ def main() -> None:
                    help="runs per case, the last one timed (default 2: a warm step; 1 for inference above 32k)")
     p.add_argument("--group-threads", type=int, default=None,
                    help="worker threads of the fused CPU ops (GENOSEQ_GROUP_THREADS; default: --threads)")
-    p.add_argument("--omp-passive", action="store_true",
-                   help="OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning (use on a shared "
-                        "machine, where spinning threads burn the CPU time other processes need)")
+    p.add_argument("--omp-wait", default="auto", choices=["auto", "passive", "default"],
+                   help="passive: OMP_WAIT_POLICY=PASSIVE in the children (idle OpenMP threads sleep instead of "
+                        "spinning); default: OpenMP as configured; auto (default): passive for training cases of "
+                        "at least genoseq.omp_wait.LONG_SEQUENCE positions, as `genoseq pretrain / finetune` run "
+                        "such recipes")
     p.add_argument("--malloc-arena-max", type=int, default=None,
                    help="MALLOC_ARENA_MAX for the children: fewer glibc arenas hold less freed memory of the worker "
                         "threads (32k training, bf16: ~0.66 vs 0.74-0.78 GB peak RSS with 1, same speed)")
@@ -140,8 +146,6 @@ def main() -> None:
         return
     default_lengths = {"train": [1024, 8192, 32768, 131072], "infer": [8192, 131072, 1048576]}
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
-    if args.omp_passive:
-        env["OMP_WAIT_POLICY"] = "PASSIVE"
     if args.malloc_arena_max:
         env["MALLOC_ARENA_MAX"] = str(args.malloc_arena_max)
     if args.group_threads:
@@ -159,8 +163,13 @@ def main() -> None:
                     if args.repeats:
                         cmd += ["--repeats", str(args.repeats)]
                     case = {"model": model, "mode": mode, "length": L, "dtype": dtype}
+                    case_env = dict(env)
+                    if args.omp_wait == "passive":
+                        case_env["OMP_WAIT_POLICY"] = "PASSIVE"
+                    elif args.omp_wait == "auto" and mode == "train":
+                        prefer_passive_openmp([L], case_env, torch_loaded=False)  # what the CLI does
                     try:
-                        res = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env)
+                        res = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=case_env)
                     except subprocess.TimeoutExpired:
                         print(json.dumps({**case, "error": f"timeout after {args.timeout} s"}), flush=True)
                         continue

@@ -4,6 +4,7 @@ commands apply them."""
 from __future__ import annotations
 
 import ctypes
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -64,9 +65,19 @@ def test_real_glibc_accepts_the_settings(monkeypatch):
     assert cpu_allocator.tune_cpu_allocator() is True
 
 
-def test_training_commands_tune_first(monkeypatch, tmp_path):
+def test_training_commands_tune_before_running(monkeypatch):
+    import genoseq.train.run as run_module
+    from genoseq.errors import ConfigError
+
     calls = []
-    monkeypatch.setattr(cpu_allocator, "tune_cpu_allocator", lambda: calls.append(1) or True)
-    result = CliRunner().invoke(app, ["pretrain", str(tmp_path / "missing.yaml")])
-    assert result.exit_code != 0  # the recipe does not exist ...
-    assert calls == [1]  # ... but the allocator was set up before reading it
+
+    def run_recipe(*args, **kwargs):
+        calls.append("run")
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr(cpu_allocator, "tune_cpu_allocator", lambda: calls.append("tune") or True)
+    monkeypatch.setattr(run_module, "run_recipe", run_recipe)
+    demo = Path(__file__).resolve().parents[1] / "recipes" / "demo.yaml"
+    result = CliRunner().invoke(app, ["finetune", str(demo)])
+    assert result.exit_code != 0 and "stop here" in str(result.exception)
+    assert calls == ["tune", "run"]  # the allocator is set up before the run allocates anything
