@@ -13,7 +13,7 @@ times its only run). Peak RSS is the child's ``ru_maxrss``. ``tokens_per_cpu_s``
 shared with other processes (wall time inflated), an idle 2-thread run lands between this and twice it.
 The fused CPU ops (Hyena mixer, MLP, implicit filter) share their channel groups / position blocks among
 ``--group-threads`` worker threads (default: as many as ``--threads``). Like ``genoseq pretrain``, training
-cases of 8,192+ positions run with OMP_WAIT_POLICY=PASSIVE (genoseq.omp_wait; ``--omp-wait default`` keeps
+cases of 8,192+ positions of models without Mamba-1 layers run with OMP_WAIT_POLICY=PASSIVE (genoseq.omp_wait; ``--omp-wait default`` keeps
 OpenMP's spinning threads, as the figures before 2026-12-07's fourth session were measured).
 
 Models: the presets plus benchmark shapes of about hyenadna-tiny's size (~0.44M parameters):
@@ -167,7 +167,8 @@ def main() -> None:
                     if args.omp_wait == "passive":
                         case_env["OMP_WAIT_POLICY"] = "PASSIVE"
                     elif args.omp_wait == "auto" and mode == "train":
-                        prefer_passive_openmp([L], case_env, torch_loaded=False)  # what the CLI does
+                        layers = _config(model, args.max_len or L).layer_types
+                        prefer_passive_openmp([L], layers, case_env, torch_loaded=False)  # what the CLI does
                     try:
                         res = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=case_env)
                     except subprocess.TimeoutExpired:

@@ -67,6 +67,18 @@ def _seq_lens(recipe: Any) -> list[int | None]:
     return [s.seq_len for s in recipe.train.seq_len_warmup] + [recipe.data.seq_len]
 
 
+def _layer_types(recipe: Any) -> list[str] | None:
+    """The recipe model's layer letters (preset + config overrides), without torch; None for ``init_from``
+    (known only once the checkpoint is read)."""
+    if recipe.model.init_from:
+        return None
+    from genoseq.model.config import ModelConfig
+    from genoseq.model.presets import get_preset
+
+    cfg = get_preset(recipe.model.preset) if recipe.model.preset else ModelConfig()
+    return list((cfg.replace(**recipe.model.config) if recipe.model.config else cfg).layer_types)
+
+
 def _run(recipe_path: Path, overrides: list[str], out: Path | None, resume: bool, kind: str) -> None:
     from genoseq.cpu_allocator import tune_cpu_allocator
     from genoseq.errors import ConfigError
@@ -76,7 +88,7 @@ def _run(recipe_path: Path, overrides: list[str], out: Path | None, resume: bool
     recipe = load_recipe(recipe_path, overrides)  # before torch loads: the OpenMP policy is read then
     if recipe.kind != kind:
         raise ConfigError(f"{recipe_path} is a {recipe.kind} recipe; run it with `genoseq {recipe.kind}`")
-    prefer_passive_openmp(_seq_lens(recipe))  # long sequences only (GENOSEQ_OMP_WAIT=default: off)
+    prefer_passive_openmp(_seq_lens(recipe), _layer_types(recipe))  # long sequences, no Mamba-1 (see omp_wait)
     tune_cpu_allocator()  # training reuses its large CPU tensors every step (GENOSEQ_MALLOC=default: off)
     from genoseq.train.run import run_recipe
 
@@ -97,9 +109,9 @@ def register(app: typer.Typer) -> None:
         """Pretrain a model from a recipe YAML.
 
         Keeps freed CPU memory for reuse (genoseq.cpu_allocator; GENOSEQ_MALLOC=default leaves glibc as is).
-        Recipes whose every stage has sequences of 8,192+ positions run with OMP_WAIT_POLICY=PASSIVE
-        (genoseq.omp_wait: ~6-17% faster steps there; GENOSEQ_OMP_WAIT=default or your own OMP_WAIT_POLICY /
-        GOMP_SPINCOUNT leaves OpenMP as is)."""
+        Recipes whose every stage has sequences of 8,192+ positions, for models without Mamba-1 layers, run
+        with OMP_WAIT_POLICY=PASSIVE (genoseq.omp_wait: ~6-17% faster steps there; GENOSEQ_OMP_WAIT=default
+        or your own OMP_WAIT_POLICY / GOMP_SPINCOUNT leaves OpenMP as is)."""
         _run(recipe, set_, out, resume, "pretrain")
 
     @app.command()
@@ -112,8 +124,9 @@ def register(app: typer.Typer) -> None:
         """Fine-tune a model on a labelled task from a recipe YAML (test metrics in OUT/results.json).
 
         Keeps freed CPU memory for reuse (genoseq.cpu_allocator; GENOSEQ_MALLOC=default leaves glibc as is).
-        Recipes with sequences of 8,192+ positions run with OMP_WAIT_POLICY=PASSIVE (genoseq.omp_wait;
-        GENOSEQ_OMP_WAIT=default or your own OMP_WAIT_POLICY / GOMP_SPINCOUNT leaves OpenMP as is)."""
+        Recipes with sequences of 8,192+ positions, for models without Mamba-1 layers, run with
+        OMP_WAIT_POLICY=PASSIVE (genoseq.omp_wait; GENOSEQ_OMP_WAIT=default or your own OMP_WAIT_POLICY /
+        GOMP_SPINCOUNT leaves OpenMP as is)."""
         _run(recipe, set_, out, resume, "finetune")
 
     @app.command()
