@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import platform
 
 import typer
@@ -24,6 +25,8 @@ def environment_report() -> dict:
     from genoseq.ops import cpu_fft
 
     report["cpu_fft"] = cpu_fft.backend()  # "mkl": reused MKL plans; "torch": torch.fft
+    # set for long-sequence training runs (genoseq.omp_wait); read by OpenMP when torch loads
+    report["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY", "default (threads spin between regions)")
     for name in ("triton", "lightning", "pysam", "pyfaidx", "Bio", "sklearn"):
         spec = importlib.util.find_spec(name)
         report[name] = None

@@ -18,7 +18,8 @@ def test_version():
     assert result.output.strip() == f"genoseq {__version__}"
 
 
-def test_doctor_json_reports_torch_and_operators():
+def test_doctor_json_reports_torch_and_operators(monkeypatch):
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
     result = runner.invoke(app, ["doctor", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
@@ -26,6 +27,7 @@ def test_doctor_json_reports_torch_and_operators():
     assert report["cuda_available"] in (True, False)
     assert isinstance(report["operators"], dict)
     assert report["cpu_fft"] in ("mkl", "torch")
+    assert report["omp_wait_policy"] == "PASSIVE"
 
 
 def test_import_genoseq_does_not_import_heavy_modules():
