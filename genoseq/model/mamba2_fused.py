@@ -29,6 +29,8 @@ from torch import Tensor
 
 from genoseq.ops._pipeline import run_blocks
 from genoseq.ops.prenorm import blocks, matmul_dtype
+from genoseq.ops.rms_norm import backward_rows as rms_backward_rows
+from genoseq.ops.rms_norm import normalize_rows as rms_rows
 from genoseq.ops.rows import accumulate, conv_rows, conv_rows_backward, mm_rows
 from genoseq.ops.ssd import (
     _backward_block_exact,
@@ -105,7 +107,7 @@ class _FusedMamba2(torch.autograd.Function):
                 if pw is None:
                     zx_b = mm_rows(u_mm[:, lo:s1], w_i)  # (B, s1 - lo, E + CD + H)
                 else:
-                    xr, rh = _pre_norm(u[:, lo:s1], pre_eps)
+                    xr, rh = rms_rows(u[:, lo:s1], pre_eps)
                     rh_all[:, s0:s1] = rh[:, s0 - lo :]
                     zx_b = mm_rows(xr.mul_(pw).to(mm), w_i)
                 zx[:, s0:s1] = zx_b[:, s0 - lo :]
@@ -248,17 +250,12 @@ class _FusedMamba2(torch.autograd.Function):
                 if pw is None:
                     du[:, s0:s1] = g
                     return dzx2.t() @ u_mm[:, s0:s1].reshape(-1, dm), None
-                # RMSNorm backward: y = xr w, xr = h r -> dh = r (gw - xr mean(gw xr)), dw = sum g xr
                 rh = rh_all[:, s0:s1]
                 xr = u[:, s0:s1] * rh
                 dw_in = dzx2.t() @ (xr * pw).to(mm).view(-1, dm)
-                g = g.to(u.dtype)
-                dpw = (g * xr).sum((0, 1))
-                gw = g.mul_(pw)
-                dh = gw.sub_(xr.mul_((gw * xr).mean(-1, keepdim=True))).mul_(rh)
+                dh, dpw = rms_backward_rows(g.to(u.dtype), xr, rh, pw, out=du[:, s0:s1])
                 if ctx.residual:
                     dh += dout[:, s0:s1]
-                du[:, s0:s1] = dh
                 return dw_in, dpw
 
             def fold(i, v):
@@ -273,13 +270,6 @@ class _FusedMamba2(torch.autograd.Function):
                 d_dt_bias.to(dt_bias.dtype), (dA.reshape(H) * A).to(A_log.dtype), dD.to(D.dtype),
                 d_norm_w.to(norm_w.dtype), d_w_out.to(w_out.dtype), None, None, None,
                 None if pre_w is None else d_pre_w.to(pre_w.dtype), None, None)
-
-
-def _pre_norm(h: Tensor, eps: float) -> tuple[Tensor, Tensor]:
-    """(h r, r) with r = 1 / sqrt(mean(h^2 over the channels) + eps) (..., 1): RMSNorm before its weight, in
-    the same arithmetic as genoseq.ops.rms_norm."""
-    r = torch.rsqrt(h.square().mean(-1, keepdim=True).add_(eps))
-    return h * r, r
 
 
 def fused_mamba2(mixer, x: Tensor, block_len: int | None = None, pre_norm: tuple[Tensor, float] | None = None,

@@ -20,15 +20,30 @@ from genoseq.ops.prenorm import BLOCK, blocks
 _BLOCK = BLOCK  # rows per block
 
 
+def normalize_rows(x: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    """(x r, r) for rows x (..., D): r (..., 1) = 1 / sqrt(mean(x^2 over D) + eps), the RMSNorm before its weight."""
+    r = torch.rsqrt(x.square().mean(-1, keepdim=True).add_(eps))
+    return x * r, r
+
+
+def backward_rows(dy: Tensor, xr: Tensor, r: Tensor, weight: Tensor, out: Tensor | None = None
+                  ) -> tuple[Tensor, Tensor]:
+    """RMSNorm backward of rows: dy (..., D) the gradient of y = xr weight, xr = x r (overwritten), r (..., 1).
+    Returns (dx (..., D), written into ``out`` when given; dweight (D,), summed over the rows)."""
+    dw = (dy * xr).sum(tuple(range(dy.dim() - 1)))
+    g = dy * weight
+    dot = (g * xr).mean(-1, keepdim=True)
+    return torch.mul(g.sub_(xr.mul_(dot)), r, out=out), dw
+
+
 def _forward(x: Tensor, weight: Tensor, eps: float) -> tuple[Tensor, Tensor]:
     """(y, r) for x (N, D): y (N, D), r (N, 1)."""
     N = x.shape[0]
     y, r = torch.empty_like(x), x.new_empty(N, 1)
 
     def job(sl: slice) -> None:
-        xb = x[sl]
-        torch.rsqrt(xb.square().mean(-1, keepdim=True).add_(eps), out=r[sl])
-        torch.mul(xb * r[sl], weight, out=y[sl])
+        xr, r[sl] = normalize_rows(x[sl], eps)
+        torch.mul(xr, weight, out=y[sl])
 
     map_groups(job, blocks(N, _BLOCK), N)
     return y, r
@@ -43,12 +58,7 @@ def _backward(dy: Tensor, x: Tensor, r: Tensor, weight: Tensor) -> tuple[Tensor,
 
     def job(i: int) -> None:
         sl = row_blocks[i]
-        rb, d = r[sl], dy[sl]
-        xr = x[sl] * rb
-        torch.sum(d * xr, 0, out=parts[i])
-        g = d * weight
-        dot = (g * xr).mean(-1, keepdim=True)
-        torch.mul(g.sub_(xr.mul_(dot)), rb, out=dx[sl])
+        parts[i] = backward_rows(dy[sl], x[sl] * r[sl], r[sl], weight, out=dx[sl])[1]
 
     map_groups(job, range(len(row_blocks)), N)
     return dx, parts.sum(0)  # the same sum for any number of workers
