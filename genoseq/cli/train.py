@@ -109,9 +109,11 @@ def register(app: typer.Typer) -> None:
         """Pretrain a model from a recipe YAML.
 
         Keeps freed CPU memory for reuse (genoseq.cpu_allocator; GENOSEQ_MALLOC=default leaves glibc as is).
-        Recipes whose every stage has sequences of 8,192+ positions, for models without Mamba-1 layers, run
-        with OMP_WAIT_POLICY=PASSIVE (genoseq.omp_wait: ~6-17% faster steps there; GENOSEQ_OMP_WAIT=default
-        or your own OMP_WAIT_POLICY / GOMP_SPINCOUNT leaves OpenMP as is)."""
+
+        Long sequences (every stage 8,192+ positions, no Mamba-1 layer) run
+        with OMP_WAIT_POLICY=PASSIVE, ~6-17% faster steps (genoseq.omp_wait).
+        GENOSEQ_OMP_WAIT=default, or your own OMP_WAIT_POLICY / GOMP_SPINCOUNT,
+        leaves OpenMP as is."""
         _run(recipe, set_, out, resume, "pretrain")
 
     @app.command()
@@ -124,9 +126,10 @@ def register(app: typer.Typer) -> None:
         """Fine-tune a model on a labelled task from a recipe YAML (test metrics in OUT/results.json).
 
         Keeps freed CPU memory for reuse (genoseq.cpu_allocator; GENOSEQ_MALLOC=default leaves glibc as is).
-        Recipes with sequences of 8,192+ positions, for models without Mamba-1 layers, run with
-        OMP_WAIT_POLICY=PASSIVE (genoseq.omp_wait; GENOSEQ_OMP_WAIT=default or your own OMP_WAIT_POLICY /
-        GOMP_SPINCOUNT leaves OpenMP as is)."""
+
+        Long sequences (8,192+ positions, no Mamba-1 layer) run with
+        OMP_WAIT_POLICY=PASSIVE (genoseq.omp_wait). GENOSEQ_OMP_WAIT=default,
+        or your own OMP_WAIT_POLICY / GOMP_SPINCOUNT, leaves OpenMP as is."""
         _run(recipe, set_, out, resume, "finetune")
 
     @app.command()
