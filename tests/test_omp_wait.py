@@ -52,8 +52,13 @@ def test_too_late_once_torch_is_loaded():
 
 
 def test_in_a_fresh_interpreter_it_is_set_before_torch_loads():
+    # as `genoseq pretrain` does it: the recipe's stages and layer letters are read without loading torch
+    recipe = RECIPES / "pretrain" / "hybrid_hg38_131k.yaml"
     code = ("import os, sys; from genoseq.omp_wait import prefer_passive_openmp; "
-            "ok = prefer_passive_openmp([32768], 'HH'); assert 'torch' not in sys.modules; "
+            "from genoseq.cli.train import _layer_types, _seq_lens; "
+            "from genoseq.train.recipe import load_recipe; "
+            f"r = load_recipe({str(recipe)!r}, []); "
+            "ok = prefer_passive_openmp(_seq_lens(r), _layer_types(r)); assert 'torch' not in sys.modules; "
             "print(ok, os.environ.get('OMP_WAIT_POLICY'))")
     env = {k: v for k, v in __import__("os").environ.items()
            if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "GENOSEQ_OMP_WAIT")}

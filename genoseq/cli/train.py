@@ -68,15 +68,13 @@ def _seq_lens(recipe: Any) -> list[int | None]:
 
 
 def _layer_types(recipe: Any) -> list[str] | None:
-    """The recipe model's layer letters (preset + config overrides), without torch; None for ``init_from``
-    (known only once the checkpoint is read)."""
+    """The recipe model's layer letters (without torch); None for ``init_from`` (known only once the
+    checkpoint is read)."""
     if recipe.model.init_from:
         return None
-    from genoseq.model.config import ModelConfig
-    from genoseq.model.presets import get_preset
+    from genoseq.train.run import _model_config  # the run's own config (genoseq.train.run loads torch lazily)
 
-    cfg = get_preset(recipe.model.preset) if recipe.model.preset else ModelConfig()
-    return list((cfg.replace(**recipe.model.config) if recipe.model.config else cfg).layer_types)
+    return list(_model_config(recipe).layer_types)
 
 
 def _run(recipe_path: Path, overrides: list[str], out: Path | None, resume: bool, kind: str) -> None:
