@@ -81,6 +81,31 @@ def _get_pool(n: int) -> ThreadPoolExecutor:
     return _groups_pool.get(n)
 
 
+class WorkerSums:
+    """Accumulators for the jobs of a map_groups call: each thread adds into its own list, made by ``make``
+    on the thread's first job (no locks), and :meth:`totals` sums the lists entry by entry afterwards."""
+
+    def __init__(self, make: Callable[[], list]) -> None:
+        self._make = make
+        self._by_thread: dict[int, list] = {}
+
+    def mine(self) -> list:
+        """The calling thread's list."""
+        me = threading.get_ident()
+        mine = self._by_thread.get(me)
+        if mine is None:
+            mine = self._by_thread[me] = self._make()
+        return mine
+
+    def totals(self) -> list:
+        """Entry-wise sums over the threads' lists, in the order the threads first added; an entry no thread
+        set stays None."""
+        lists = list(self._by_thread.values())
+        width = len(lists[0]) if lists else 0
+        return [None if all(p[j] is None for p in lists) else sum(p[j] for p in lists if p[j] is not None)
+                for j in range(width)]
+
+
 def map_groups(fn: Callable, groups: Sequence, positions: int | None = None) -> None:
     """Call ``fn(group)`` for every group, in the caller or shared among the worker threads.
 

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from genoseq.ops import cpu_fft
-from genoseq.ops._groups import map_groups
+from genoseq.ops._groups import WorkerSums, map_groups
 from genoseq.ops.fftconv import fast_fft_len, fft_size, long_conv_direct
 from genoseq.ops.prenorm import Norm, blocks, keeps_normalised, matmul_dtype, norm_backward_rows, normalize
 
@@ -297,7 +297,7 @@ class _HyenaOrder2(torch.autograd.Function):
             # the normalised input in a narrower matmul dtype (bf16 under autocast) is kept: half the size of x
             xm = xm if grads and norm is not None and keeps_normalised(mdt, x) else None
             out = _out_proj_blocks(y, out_w.to(mdt), out_b.to(mdt), x if residual else None)
-        saved_x = x if norm is not None else x.to(mdt)  # u = W_in xm^T is recomputed in backward
+        saved_x = x if norm is not None else x.to(mdt)  # xm for the backward (u = W_in xm^T unless kept)
         ctx.save_for_backward(saved_x, mean, rstd, ln_w, ln_b, z, k if kf is None else kf, skip, in_w, in_b, conv_w,
                               conv_b, out_w, xm)
         ctx.mdt, ctx.cdt, ctx.xdt, ctx.eps, ctx.residual = mdt, cdt, x.dtype, eps, residual
@@ -353,13 +353,11 @@ def _backward_tail(dm: Tensor, y: Tensor, du: Tensor, xm: Tensor, in_w: Tensor, 
     B, L, D = dm.shape
     acc = torch.float64 if dm.dtype == torch.float64 else torch.float32
     dx = torch.empty(B, L, D, dtype=xdt, device=dm.device)
-    parts: dict[int, list] = {}
+    shapes = ((D, D), (D,), tuple(in_w.shape), (in_w.shape[0],))
+    sums = WorkerSums(lambda: [torch.zeros(s, dtype=acc) for s in shapes] + [None, None])
 
     def job(sl: slice) -> None:
-        mine = parts.get(threading.get_ident())
-        if mine is None:
-            shapes = ((D, D), (D,), tuple(in_w.shape), (in_w.shape[0],))
-            mine = parts[threading.get_ident()] = [torch.zeros(s, dtype=acc) for s in shapes] + [None, None]
+        mine = sums.mine()
         for b in range(B):
             dmb, dub = dm[b, sl], du[b, :, sl]  # (n, D), (3D, n)
             mine[0] += torch.mm(dmb.t(), y[b, :, sl].t())
@@ -377,9 +375,7 @@ def _backward_tail(dm: Tensor, y: Tensor, du: Tensor, xm: Tensor, in_w: Tensor, 
             dx[b, sl] = g
 
     map_groups(job, blocks(L), B * L)
-    d_out_w, d_out_b, d_in_w, d_in_b = (sum(p[j] for p in parts.values()) for j in range(4))
-    d_ln_w = sum(p[4] for p in parts.values()) if norm is not None and norm.weight is not None else None
-    d_ln_b = sum(p[5] for p in parts.values()) if norm is not None and norm.bias is not None else None
+    d_out_w, d_out_b, d_in_w, d_in_b, d_ln_w, d_ln_b = sums.totals()  # the LayerNorm's stay None without it
     return dx, d_ln_w, d_ln_b, d_in_w, d_in_b, d_out_w, d_out_b
 
 

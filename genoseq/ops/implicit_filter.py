@@ -16,12 +16,11 @@ instead of an exp per element.
 from __future__ import annotations
 
 import math
-import threading
 
 import torch
 from torch import Tensor
 
-from genoseq.ops._groups import map_groups
+from genoseq.ops._groups import WorkerSums, map_groups
 
 _PIECE = 4096  # lags per piece
 
@@ -70,14 +69,10 @@ class _ImplicitFilter(torch.autograd.Function):
         m, max_len, dtype = ctx.m, ctx.max_len, ctx.dtype
         dev, pdt = W4.device, W4.dtype
         E, scale = _window_parts(deltas, max_len, min(m, _PIECE), dtype)
-        parts: dict[int, list[Tensor]] = {}  # per worker thread: gradient accumulators
+        sums = WorkerSums(lambda: [torch.zeros_like(w) for w in (W1, b1, W2, b2, W3, b3, W4)])
 
         def job(lo: int) -> None:
-            grads = parts.get(threading.get_ident())
-            if grads is None:
-                grads = [torch.zeros_like(w) for w in (W1, b1, W2, b2, W3, b3, W4)]
-                parts[threading.get_ident()] = grads
-            dW1, db1, dW2, db2, dW3, db3, dW4 = grads
+            dW1, db1, dW2, db2, dW3, db3, dW4 = sums.mine()
             hi = min(m, lo + _PIECE)
             z = features(torch.arange(lo, hi, device=dev), max_len, bands, ctx.pos_dim, dtype).to(pdt)
             p1 = torch.addmm(b1, z, W1.t())
@@ -100,8 +95,7 @@ class _ImplicitFilter(torch.autograd.Function):
             db1 += dp.sum(0)
 
         map_groups(job, range(0, m, _PIECE), m)
-        grads = [sum(p[j] for p in parts.values()) for j in range(7)]
-        return (*grads, None, None, None, None, None, None)
+        return (*sums.totals(), None, None, None, None, None, None)
 
 
 def _window_parts(deltas: Tensor, max_len: int, piece: int, dtype: torch.dtype):

@@ -10,13 +10,11 @@ when autocast is on; the activation in the matmul dtype, as autograd's ops would
 
 from __future__ import annotations
 
-import threading
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genoseq.ops._groups import map_groups
+from genoseq.ops._groups import WorkerSums, map_groups
 from genoseq.ops.prenorm import Norm, keeps_normalised, matmul_dtype, norm_backward_rows
 
 _BLOCK = 2048  # positions per block
@@ -86,14 +84,12 @@ class _MLP(torch.autograd.Function):
             w1m, b1m, w2m = w1.to(mdt), b1.to(mdt), w2.to(mdt)
             N = d2.shape[0]
             dx = torch.empty(N, D, dtype=ctx.xdt, device=d2.device)
-            parts: dict[int, list] = {}  # per worker thread: (dw1, db1, dw2, db2, dln_w, dln_b) accumulators
             shapes = (w1.shape, w1.shape[:1], w2.shape, w2.shape[:1])
+            # per worker thread: dw1, db1, dw2, db2, dln_w, dln_b
+            sums = WorkerSums(lambda: [torch.zeros(s, dtype=acc, device=d2.device) for s in shapes] + [None, None])
 
             def job(sl: slice) -> None:
-                mine = parts.get(threading.get_ident())
-                if mine is None:
-                    mine = [torch.zeros(s, dtype=acc, device=d2.device) for s in shapes] + [None, None]
-                    parts[threading.get_ident()] = mine
+                mine = sums.mine()
                 if kept is not None:
                     xb = kept[sl]
                 elif norm is not None:
@@ -117,9 +113,7 @@ class _MLP(torch.autograd.Function):
                 dx[sl] = g
 
             map_groups(job, _blocks(N), N)
-            dw1, db1, dw2, db2 = (sum(p[j] for p in parts.values()) for j in range(4))
-            dln_w = sum(p[4] for p in parts.values()) if ln_w is not None and norm is not None else None
-            dln_b = sum(p[5] for p in parts.values()) if ln_b is not None and norm is not None else None
+            dw1, db1, dw2, db2, dln_w, dln_b = sums.totals()  # the LayerNorm's stay None without it
         return (dx.view(ctx.shape), dln_w, dln_b, dw1.to(w1.dtype), db1.to(w1.dtype), dw2.to(w2.dtype),
                 db2.to(w2.dtype), None, None, None, None)
 

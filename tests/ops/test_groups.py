@@ -87,3 +87,26 @@ def _child_job():
     _groups.set_group_threads(2)
     _groups.map_groups(job, [0, 1, 2, 3])
     return sorted(out)
+
+
+def test_worker_sums_add_per_thread_and_total_entry_by_entry(monkeypatch):
+    monkeypatch.setattr(_groups, "_threads", 2)
+    monkeypatch.setattr(_groups, "PARALLEL_MIN_POSITIONS", 0)
+    sums = _groups.WorkerSums(lambda: [torch.zeros(2), None])
+    threads = set()
+
+    def job(g: int) -> None:
+        mine = sums.mine()
+        threads.add(threading.get_ident())
+        mine[0] += torch.tensor([g, 1.0])
+        if g == 3:  # an entry only some thread sets
+            mine[1] = torch.tensor(5.0) if mine[1] is None else mine[1] + 5
+
+    _groups.map_groups(job, list(range(8)), 8)
+    total, only_one = sums.totals()
+    assert torch.equal(total, torch.tensor([28.0, 8.0]))
+    assert only_one == 5.0
+    assert _groups.WorkerSums(lambda: [torch.zeros(1), None]).totals() == []  # no job ran
+    never = _groups.WorkerSums(lambda: [torch.zeros(1), None])
+    never.mine()
+    assert never.totals()[1] is None
