@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from genoseq.errors import ConfigError
 from genoseq.model.mamba import check_conv_width, check_positive, compute_dtype, init_dt_bias
 from genoseq.model.mamba2_fused import fused_mamba2
+from genoseq.model.norm import RMSNorm
 from genoseq.model.ssm_state import RecurrentMixer
 from genoseq.ops._dispatch import short_conv, ssd  # public dispatching operators; see model/mamba.py
 from genoseq.ops.rows import fused_training_applicable
@@ -145,14 +146,12 @@ class Mamba2Mixer(RecurrentMixer):
             return fused_mamba2(self, x)
         return self._mix(x, None, None)[0]
 
-    def fuses_rms_residual(self, h: Tensor, norm: nn.RMSNorm) -> bool:
-        """Whether :meth:`forward_residual_rms` applies: the fused training path for h (B, L, d_model) and an
-        RMSNorm over d_model with a weight of h's dtype and a set eps."""
-        return (bool(h.shape[1]) and fused_training_applicable(self, h, ("ssd", "short_conv"))
-                and norm.weight is not None and norm.weight.dtype == h.dtype and norm.eps is not None
-                and tuple(norm.normalized_shape) == (h.shape[-1],))
+    def fuses_rms_residual(self, h: Tensor, norm: RMSNorm) -> bool:
+        """Whether :meth:`forward_residual_rms` applies: the fused training path for h (B, L, d_model) and a
+        genoseq RMSNorm whose row-wise form holds for h."""
+        return bool(h.shape[1]) and fused_training_applicable(self, h, ("ssd", "short_conv")) and norm.rows_form(h)
 
-    def forward_residual_rms(self, h: Tensor, norm: nn.RMSNorm) -> Tensor:
+    def forward_residual_rms(self, h: Tensor, norm: RMSNorm) -> Tensor:
         """h + self(norm(h)) as one fused op (callers check fuses_rms_residual): the normalised input is
         made block by block inside the op, never whole."""
         return fused_mamba2(self, h, pre_norm=(norm.weight, norm.eps), residual=True)
