@@ -168,6 +168,9 @@ def test_mamba2_prenorm_residual_op_float64(batch, length, block, rows, monkeypa
     x, w = inputs("mamba2", batch, length, 4)
     fused = mixer_grads(m, x, w, lambda h: fused_mamba2(m.mixer, h, block, (m.norm.weight, 1e-5), residual=True))
     assert_grads_close(fused, mixer_grads(m, x, w, m.reference), TOL)
+    # the residual alone (no pre-norm): x + mixer(x)
+    plain = mixer_grads(m.mixer, x, w, lambda h: fused_mamba2(m.mixer, h, block, residual=True))
+    assert_grads_close(plain, mixer_grads(m.mixer, x, w, lambda h: h + m.mixer._mix(h, None, None)[0]), TOL)
 
 
 def test_mamba2_block_takes_the_prenorm_residual_op():
