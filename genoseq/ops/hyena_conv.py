@@ -10,8 +10,8 @@ For x (B, L, D)::
 The elementwise work and the FFTs run channel group by channel group (a few channels at a time) in
 reused workspace buffers, so the transients stay in cache and no large tensor is allocated per op.
 Forward saves only x (in the matmul dtype, or the residual input with its LayerNorm statistics, and the
-normalised input when the matmul dtype is narrower), z and the filter's spectrum (when gradients are
-wanted), and u when asked to (keep_in_proj); backward recomputes the normalised input (otherwise), u, the short
+normalised input when the matmul dtype is narrower), z, the filter's spectrum under bf16 autocast or the
+filter itself otherwise (keeps_filter_spectrum), and u when asked to (keep_in_proj); backward recomputes the normalised input (otherwise), u, the short
 conv, the gated input and its spectrum, then computes the projections' gradients and the LayerNorm backward
 in one pass over position blocks. The FFTs go through :mod:`genoseq.ops.cpu_fft` (reused MKL plans).
 Matmuls run in the autocast dtype when autocast is on (bf16), all elementwise work and the FFTs in float32
@@ -169,16 +169,17 @@ def _forward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, y, z_s
         torch.conj_physical(ws.RF[: ws.G], out=kf_save[sl])  # the filter spectrum, conjugated, for the backward
 
 
-def _backward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, kf, skip, z, dy, y, du, dk, dconv_w,
+def _backward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, kf, skip, z, dy, du, dk, dconv_w,
                     dconv_b, D: int):
-    """One channel group's backward; the filter comes from k (loaded into ws.Kp) or its spectrum kf."""
+    """One channel group's backward; the filter comes from k (loaded into ws.Kp) or its spectrum kf. The
+    group's rows of dy are overwritten with the out-projection input x1 * z once read."""
     B, K, L = u.shape[0], conv_w.shape[-1], ws.L
     _load_group(ws, sl, u, conv_w, conv_b, k if kf is None else None, skip, D)
     x1, x2, v = ws.C[:, 0], ws.C[:, 1], ws.C[:, 2]
     dyg, zg = dy[:, sl], z[:, sl]
-    torch.mul(zg, x1, out=y[:, sl])  # the out-projection input, for its weight gradient
     torch.mul(dyg, x1, out=ws.Q[..., :L])  # dz
     torch.mul(dyg, zg, out=ws.dC[:, 0])  # dx1
+    torch.mul(zg, x1, out=dyg)  # the out-projection input, for its weight gradient, over the spent dy rows
     dvg, dk_g = _conv_backward(ws, None if kf is None else kf[sl])
     dk[sl] = dk_g
     torch.mul(dvg, v, out=ws.dC[:, 1])  # dx2
@@ -194,6 +195,14 @@ def _backward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, kf, skip, z
         if s < L:
             dU[..., : L - s].addcmul_(dC[..., s:], w[..., j : j + 1])
     du.view(B, 3, D, L)[:, :, sl] = dU
+
+
+def keeps_filter_spectrum(mdt: torch.dtype, cdt: torch.dtype) -> bool:
+    """Whether the forward keeps the conjugated filter spectrum (D, n // 2 + 1) for the backward instead of
+    the filter k (D, L): one transform of G rows less per backward group (~1.5% of a training step) for twice
+    k's memory (complex, n ~ 2L). Taken when the matmuls run narrower than the elementwise work (bf16 autocast),
+    where the other saved tensors are half size; in float32 / float64 the memory goes first."""
+    return mdt.itemsize < cdt.itemsize
 
 
 def _short_conv_weight_grad(dC: Tensor, U: Tensor, K: int) -> Tensor:
@@ -283,11 +292,10 @@ class _HyenaOrder2(torch.autograd.Function):
             y = torch.empty(B, D, L, dtype=mdt, device=x.device)
             z = torch.empty(B, D, L, dtype=mdt, device=x.device)
             kc, sc = k.to(cdt), skip.to(cdt)
-            # the conjugated filter spectrum (D, n // 2 + 1) is kept for the backward instead of k: one
-            # transform of G rows less per backward group, for ~2x k's memory
             cplx = torch.complex128 if cdt == torch.float64 else torch.complex64
             grads = any(ctx.needs_input_grad)
-            kf = torch.empty(D, n // 2 + 1, dtype=cplx) if grads and CONV_IMPL == "fft" else None
+            spectrum = grads and CONV_IMPL == "fft" and keeps_filter_spectrum(mdt, cdt)
+            kf = torch.empty(D, n // 2 + 1, dtype=cplx) if spectrum else None
 
             def fn(ws, sl):
                 _forward_group(ws, sl, u, conv_w, conv_b, kc, sc, y, z, kf, D)
@@ -321,7 +329,6 @@ class _HyenaOrder2(torch.autograd.Function):
                 u = _in_proj(xm, in_w.to(mdt), in_b.to(mdt))  # (B, 3D, L), recomputed
             dm = dout.to(mdt)  # (B, L, D)
             dy = _per_batch_mm(out_w.to(mdt).t().expand(B, D, D), dm.transpose(1, 2))  # (B, D, L)
-            y = torch.empty_like(z)
             du = u  # each group reads its rows of u first and writes its rows of du last
             dk = torch.empty(D, L, dtype=cdt, device=z.device)
             dconv_w = torch.empty(conv_w.shape, dtype=cdt, device=z.device)
@@ -329,10 +336,10 @@ class _HyenaOrder2(torch.autograd.Function):
             kc, sc = (None if k is None else k.to(cdt)), skip.to(cdt)
 
             def fn(ws, sl):
-                _backward_group(ws, sl, u, conv_w, conv_b, kc, kf, sc, z, dy, y, du, dk, dconv_w, dconv_b, D)
+                _backward_group(ws, sl, u, conv_w, conv_b, kc, kf, sc, z, dy, du, dk, dconv_w, dconv_b, D)
 
             _run(fn, D, B, L, n, cdt)
-            u = dy = None
+            y, u, dy = dy, None, None  # the groups left the out-projection input x1 * z in dy's buffer
             res = dout if ctx.residual else None
             dx, d_ln_w, d_ln_b, d_in_w, d_in_b, d_out_w, d_out_b = _backward_tail(
                 dm, y, du, xm, in_w.to(mdt), x, mean, rstd, norm, res, ctx.xdt)

@@ -169,3 +169,21 @@ def test_backbone_keeps_the_in_projection_of_its_last_block_only():
     for pattern, want in (("HH", [False, True]), ("HHS", [False, False, False])):
         backbone = Backbone(get_preset("hyenadna-tiny").replace(layer_pattern=pattern, n_layer=len(pattern)))
         assert [getattr(b.mixer, "keep_in_proj", False) for b in backbone.blocks] == want
+
+
+@pytest.mark.parametrize("spectrum", [True, False])
+def test_backward_from_the_kept_filter_or_its_spectrum(spectrum, monkeypatch):
+    monkeypatch.setattr(hyena_conv, "keeps_filter_spectrum", lambda mdt, cdt: spectrum)
+    monkeypatch.setattr(hyena_conv, "_GROUP_ELEMS", 64 * 3)  # groups of 3 channels: a remainder group too
+    mixer = _mixer(6)
+    _check(mixer, 1, 23)
+    _check(mixer, 2, 9)
+    y = mixer(torch.randn(1, 23, 8, dtype=torch.float64, requires_grad=True))
+    saved = [t for t in y.grad_fn.saved_tensors if t is not None]
+    assert any(t.is_complex() for t in saved) == spectrum
+
+
+def test_filter_spectrum_is_kept_under_bf16_autocast_only():
+    assert hyena_conv.keeps_filter_spectrum(torch.bfloat16, torch.float32)
+    assert not hyena_conv.keeps_filter_spectrum(torch.float32, torch.float32)
+    assert not hyena_conv.keeps_filter_spectrum(torch.float64, torch.float64)
