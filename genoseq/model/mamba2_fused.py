@@ -135,9 +135,10 @@ class _FusedMamba2(torch.autograd.Function):
                 y = y.reshape(bsz, -1, E).addcmul_(a[..., :E], Dc)  # + D x
                 y_all[:, s0:s1] = y
                 g = y.mul_(F.silu(zx[:, s0:s1, :E].to(cdt)))
-                r = torch.rsqrt(g.square().mean(-1, keepdim=True) + eps)  # (B, lb, 1)
+                ss = torch.linalg.vector_norm(g, dim=-1, keepdim=True)  # (B, lb, 1): sqrt(sum g^2), one pass
+                r = torch.rsqrt(ss.square_().div_(E).add_(eps))
                 r_all[:, s0:s1] = r
-                o = mm_rows(g.mul_(r).mul_(nw).to(mm), w_o)
+                o = mm_rows(torch.mul(g.mul_(r), nw, out=torch.empty(g.shape, dtype=mm, device=g.device)), w_o)
                 if residual:
                     torch.add(u[:, s0:s1], o, out=out[:, s0:s1])
                 else:
@@ -193,11 +194,13 @@ class _FusedMamba2(torch.autograd.Function):
                 sz = F.silu(z)
                 n0 = (y * sz).mul_(r)
                 dout_b = dout[:, s0:s1].reshape(-1, dm).to(mm)
-                dw_out = dout_b.t() @ (n0 * nw).to(mm).view(-1, E)
+                dw_out = dout_b.t() @ n0.to(mm).view(-1, E)  # d W_out / norm_w (columns scaled once at the end)
                 dn = (dout_b @ w_o).view(bsz, lb, E).to(cdt)
-                dnw = (dn * n0).sum((0, 1))
-                dn0 = dn.mul_(nw)
-                dg = dn0.sub_(n0.mul_((dn0 * n0).mean(-1, keepdim=True))).mul_(r)  # (B, lb, E)
+                dnn = dn * n0
+                dnw = dnn.sum((0, 1))
+                m = (dnn @ nw).div_(E).unsqueeze(-1)  # (B, lb, 1): mean over channels of dn norm_w n0
+                del dnn
+                dg = dn.mul_(nw).addcmul_(n0, m, value=-1).mul_(r)  # (B, lb, E)
                 del n0
                 dy = dg * sz
                 silu_backward(dg.mul_(y), z, grad_input=dzx[..., :E])  # d z = dg y silu'(z)
@@ -264,6 +267,7 @@ class _FusedMamba2(torch.autograd.Function):
                     d_pre_w.add_(v[1])
 
             run_blocks(len(bounds), first, chain, last, fold=fold)
+            d_w_out.mul_(nw)  # out = (n0 * norm_w) W_out^T: d W_out = dout^T n0, each column scaled by norm_w
             if pre_w is None and ctx.residual:
                 du = du.to(u.dtype).add_(dout)
         return (du.to(u.dtype), d_w_in.to(w_in.dtype), d_conv_w.t().contiguous().to(conv_w.dtype), d_conv_b.to(conv_b.dtype),

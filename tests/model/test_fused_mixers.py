@@ -55,6 +55,8 @@ def make_mixer(kind: str, dtype=F64, **kw):
             mixer.dt_proj.bias.add_(1.0)
         else:
             mixer.dt_bias.add_(2.0)
+            mixer.norm_weight.add_(0.5 * torch.randn_like(mixer.norm_weight))  # not all ones: scales visible
+            mixer.D.add_(0.5 * torch.randn_like(mixer.D))
     return mixer
 
 
