@@ -287,7 +287,8 @@ def fused_mamba2(mixer, x: Tensor, block_len: int | None = None, pre_norm: tuple
 
     mm = matmul_dtype(x)
     chunk = min(mixer.chunk_size, max(x.shape[1], 1))
-    block = block_len or default_block_len(x.shape[0], mixer.n_heads, chunk, mixer.head_dim, mixer.d_state)
+    block = block_len or default_block_len(x.shape[0], mixer.n_heads, chunk, mixer.head_dim, mixer.d_state,
+                                              x.shape[1])
     block = max(chunk, block // chunk * chunk)
     dims = Dims(mixer.d_inner, mixer.conv_dim, mixer.n_heads, mixer.n_groups, mixer.d_state, mixer.head_dim,
                 chunk, block, RMS_EPS)

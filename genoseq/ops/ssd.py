@@ -34,11 +34,14 @@ from genoseq.errors import ConfigError
 __all__ = ["ssd", "ssd_ref", "ssd_sequential"]
 
 # Elements of one block's largest operands, (batch, steps, heads, P) and the chunk states (batch, chunks, heads,
-# P, N): 2,048 steps of the bench-mamba2 shape (its largest block temporaries ~5 MB, about L2-sized). Measured
-# on the fused training step (L = 8k and 32k, 2 workers): 512-step blocks were 15-30% slower (their ops are small
-# enough that per-op overhead and the workers' hand-offs of the GIL dominate); 4,096+ steps leave too few blocks
-# to overlap at 8k.
+# P, N), at least and at most: 2,048 and 4,096 steps of the bench-mamba2 shape. Within that range a sequence is
+# cut into MIN_BLOCKS blocks (see default_block_len). Measured on the fused training step (bench-mamba2, bf16,
+# 2 workers): 512-step blocks were 15-30% slower than 2,048 (per-op overhead and the workers' hand-offs of
+# the GIL dominate); 4,096-step blocks were 7-10% faster than 2,048 at 32k and 131k, the same at 16k, and at
+# 8k (two blocks: nothing left to overlap) twice as slow; 8,192 at 32k (four blocks) slower again.
 BLOCK_ELEMENTS = 1 << 19
+BLOCK_ELEMENTS_MAX = 1 << 20
+MIN_BLOCKS = 8
 
 
 def _compute_dtype(t: Tensor) -> torch.dtype:
@@ -611,10 +614,16 @@ class _ChunkedSSD(torch.autograd.Function):
         return dx, ddt, dA, dB, dC, dh0, None, None, None
 
 
-def default_block_len(batch: int, heads: int, chunk: int, p: int, n: int) -> int:
-    """Steps per block: whole chunks whose operands (see ``BLOCK_ELEMENTS``) hold at most that many elements."""
-    per_step = batch * heads * p * max(1, -(-n // chunk))
-    return max(1, BLOCK_ELEMENTS // (per_step * chunk)) * chunk
+def default_block_len(batch: int, heads: int, chunk: int, p: int, n: int, length: int | None = None) -> int:
+    """Steps per block, whole chunks: the sequence ``length`` cut into ``MIN_BLOCKS`` blocks, kept between the
+    block sizes whose operands hold ``BLOCK_ELEMENTS`` and ``BLOCK_ELEMENTS_MAX`` elements (without a length:
+    the smaller)."""
+    per_step = batch * heads * p * max(1, -(-n // chunk)) * chunk
+    low = max(1, BLOCK_ELEMENTS // per_step) * chunk
+    if length is None:
+        return low
+    high = max(1, BLOCK_ELEMENTS_MAX // per_step) * chunk
+    return min(high, max(low, length // MIN_BLOCKS // chunk * chunk))
 
 
 def ssd(
@@ -634,8 +643,7 @@ def ssd(
 
     Extra args:
         chunk_size: steps per chunk of the quadratic form.
-        block_len: steps per block (a multiple of chunk_size; default keeps each block's largest
-            operands under ``BLOCK_ELEMENTS`` elements).
+        block_len: steps per block (a multiple of chunk_size; default: :func:`default_block_len`).
         recompute: kept for compatibility; backward always rebuilds the per-block intermediates and
             keeps only the inputs and the chunk-start states (Bt, L / chunk_size, H, P, N).
     """
@@ -654,7 +662,7 @@ def ssd(
         h0 = initial_state.to(dtype).reshape(batch, groups, hg, p, n).permute(0, 1, 4, 2, 3).contiguous()
     chunk = min(chunk_size, max(length, 1))
     if block_len is None:
-        block_len = default_block_len(batch, heads, chunk, p, n)
+        block_len = default_block_len(batch, heads, chunk, p, n, length)
     block_len = max(chunk, block_len // chunk * chunk)
     save = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (x, dt, A, B, C, initial_state)

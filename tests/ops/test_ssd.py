@@ -194,3 +194,14 @@ def test_rowdot_matrix_product_and_fallback_paths():
     strided = wide[..., 1:8].transpose(1, 2)  # rows that do not flatten without a copy: the fallback
     torch.testing.assert_close(_rowdot(strided, b.transpose(1, 2)), (strided * b.transpose(1, 2)).sum(-1),
                                rtol=1e-12, atol=1e-12)
+
+
+def test_default_block_len_cuts_long_sequences_into_min_blocks_within_the_budgets():
+    import importlib
+
+    mod = importlib.import_module("genoseq.ops.ssd")  # the module (genoseq.ops.ssd the attribute is the function)
+    dims = (1, 8, 64, 32, 64)  # batch, heads, chunk, P, N of bench-mamba2: 2,048 / 4,096 steps per budget
+    assert mod.default_block_len(*dims) == 2048  # no length: the lower budget
+    assert [mod.default_block_len(*dims, L) for L in (1024, 8192, 16384, 24576, 32768, 131072)] == [
+        2048, 2048, 2048, 3072, 4096, 4096]
+    assert mod.default_block_len(2, 8, 64, 32, 64, 32768) == 2048  # batch 2: both budgets halve
