@@ -1,8 +1,9 @@
 """Row-block helpers of the fused mixers (genoseq.model.mamba_fused, genoseq.model.mamba2_fused).
 
 Their activations are channels-last blocks (B, rows, C) of a sequence: a causal depthwise conv over the rows
-(with the K - 1 rows before the block as its window) and its backward, in pieces that stay in L2, and matrix
-products over the flattened rows; and the check of when a fused training op applies.
+(with the K - 1 rows before the block as its window; float32 through PyTorch's channels-last depthwise conv
+kernel) and its backward (the weight gradient in pieces that stay in L2), and matrix products over the
+flattened rows; and the check of when a fused training op applies.
 """
 
 from __future__ import annotations
@@ -51,14 +52,9 @@ def conv_rows_backward(dpre: Tensor, xbc: Tensor, wt: Tensor, dxbc: Tensor, d_w:
     dpre[t + K - 1 - j] for the block's rows into dxbc (B, lb, C); adds to d_w (K, C) and d_b (C,)."""
     K = wt.shape[0]
     lb = dxbc.shape[1]
-    if dpre.dtype == torch.float32:  # d xbc is the same depthwise conv over dpre with the taps reversed
-        dxbc.copy_(conv_rows(dpre, wt.flip(0), wt.new_zeros(wt.shape[1])))
+    dxbc.copy_(conv_rows(dpre, wt.flip(0), wt.new_zeros(wt.shape[1])))  # the same conv, taps reversed
     for r0 in range(0, lb, _ROWS):
         r1 = min(lb, r0 + _ROWS)
-        if dpre.dtype != torch.float32:
-            out = torch.mul(dpre[:, r0 + K - 1 : r1 + K - 1], wt[0], out=dxbc[:, r0:r1])  # j = 0 reads xbc[t]
-            for j in range(1, K):
-                out.addcmul_(dpre[:, r0 + K - 1 - j : r1 + K - 1 - j], wt[j])
         dp = dpre[:, r0:r1]
         for j in range(K):
             d_w[j] += (dp * xbc[:, r0 + j : r1 + j]).sum((0, 1))
