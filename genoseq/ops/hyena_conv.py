@@ -339,42 +339,63 @@ class _HyenaOrder2(torch.autograd.Function):
                 _backward_group(ws, sl, u, conv_w, conv_b, kc, kf, sc, z, dy, du, dk, dconv_w, dconv_b, D)
 
             _run(fn, D, B, L, n, cdt)
-            y, u, dy = dy, None, None  # the groups left the out-projection input x1 * z in dy's buffer
+            # the groups left the out-projection input x1 * z in dy's buffer: its gradients first, so that the
+            # buffer is freed before the tail allocates dx (the step's memory peak is in the last layer's tail)
+            d_out_w, d_out_b = _out_proj_grads(dm, dy)
+            u = dy = None
             res = dout if ctx.residual else None
-            dx, d_ln_w, d_ln_b, d_in_w, d_in_b, d_out_w, d_out_b = _backward_tail(
-                dm, y, du, xm, in_w.to(mdt), x, mean, rstd, norm, res, ctx.xdt)
+            dx, d_ln_w, d_ln_b, d_in_w, d_in_b = _backward_tail(dm, du, xm, in_w.to(mdt), x, mean, rstd, norm, res,
+                                                                ctx.xdt)
             dskip = dk[:, 0].clone()
         return (dx, d_ln_w, d_ln_b, d_in_w.to(in_w.dtype), d_in_b.to(in_w.dtype), dconv_w.to(conv_w.dtype),
                 dconv_b.to(conv_b.dtype), dk.to(ctx.kdt), dskip.to(skip.dtype), d_out_w.to(out_w.dtype),
                 d_out_b.to(out_w.dtype), None, None, None, None)
 
 
-def _backward_tail(dm: Tensor, y: Tensor, du: Tensor, xm: Tensor, in_w: Tensor, x: Tensor, mean, rstd,
-                   norm: Norm | None, residual: Tensor | None, xdt: torch.dtype):
-    """The projections' gradients and the LayerNorm backward in one pass over position blocks (workers).
+def _out_proj_grads(dm: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """d_out_w (D_out, D) = sum_t dm[t]^T y[:, t]^T and d_out_b = sum_t dm[t] for dm (B, L, D_out) and the
+    out-projection input y (B, D, L), both in the matmul dtype, from per-block products summed per worker in
+    float32 (float64 for float64)."""
+    B, L, D = dm.shape
+    acc = torch.float64 if dm.dtype == torch.float64 else torch.float32
+    sums = WorkerSums(lambda: [torch.zeros(D, y.shape[1], dtype=acc), torch.zeros(D, dtype=acc)])
 
-    dm (B, L, D) output gradient, y (B, D, L) out-projection input, du (B, 3D, L) in-projection output
-    gradient, xm (B, L, D) its input, all in the matmul dtype; x (B, L, D) the branch input. Returns (dx,
-    d_ln_w, d_ln_b, d_in_w, d_in_b, d_out_w, d_out_b); the weight and bias sums accumulate per worker in
-    float32 (float64 for float64) from per-block products."""
+    def job(sl: slice) -> None:
+        mine = sums.mine()
+        for b in range(B):
+            dmb = dm[b, sl]  # (n, D_out)
+            mine[0] += torch.mm(dmb.t(), y[b, :, sl].t())
+            mine[1] += dmb.sum(0)
+
+    map_groups(job, blocks(L), B * L)
+    d_out_w, d_out_b = sums.totals()
+    return d_out_w, d_out_b
+
+
+def _backward_tail(dm: Tensor, du: Tensor, xm: Tensor, in_w: Tensor, x: Tensor, mean, rstd, norm: Norm | None,
+                   residual: Tensor | None, xdt: torch.dtype):
+    """The in-projection's gradients and the LayerNorm backward in one pass over position blocks (workers).
+
+    dm (B, L, D) output gradient (for the residual), du (B, 3D, L) in-projection output gradient, xm (B, L, D)
+    its input, all in the matmul dtype; x (B, L, D) the branch input. Returns (dx, d_ln_w, d_ln_b, d_in_w,
+    d_in_b); the weight and bias sums accumulate per worker in float32 (float64 for float64) from per-block
+    products."""
     B, L, D = dm.shape
     acc = torch.float64 if dm.dtype == torch.float64 else torch.float32
     dx = torch.empty(B, L, D, dtype=xdt, device=dm.device)
-    shapes = ((D, D), (D,), tuple(in_w.shape), (in_w.shape[0],))
+    shapes = (tuple(in_w.shape), (in_w.shape[0],))
     sums = WorkerSums(lambda: [torch.zeros(s, dtype=acc) for s in shapes] + [None, None])
 
     def job(sl: slice) -> None:
         mine = sums.mine()
         for b in range(B):
-            dmb, dub = dm[b, sl], du[b, :, sl]  # (n, D), (3D, n)
-            mine[0] += torch.mm(dmb.t(), y[b, :, sl].t())
-            mine[1] += dmb.sum(0)
-            mine[2] += torch.mm(dub, xm[b, sl])
-            mine[3] += dub.sum(1)
+            dub = du[b, :, sl]  # (3D, n)
+            mine[0] += torch.mm(dub, xm[b, sl])
+            mine[1] += dub.sum(1)
             g = torch.mm(dub.t(), in_w)  # (n, D): gradient of the normalised rows
             if norm is not None:
                 rows = slice(b * L + sl.start, b * L + sl.stop)
-                g = norm_backward_rows(g, x[b, sl], mean[rows], rstd[rows], norm, mine, 4)
+                g = norm_backward_rows(g, x[b, sl], mean[rows], rstd[rows], norm, mine, 2)
             else:
                 g = g.to(xdt)
             if residual is not None:
@@ -382,8 +403,8 @@ def _backward_tail(dm: Tensor, y: Tensor, du: Tensor, xm: Tensor, in_w: Tensor, 
             dx[b, sl] = g
 
     map_groups(job, blocks(L), B * L)
-    d_out_w, d_out_b, d_in_w, d_in_b, d_ln_w, d_ln_b = sums.totals()  # the LayerNorm's stay None without it
-    return dx, d_ln_w, d_ln_b, d_in_w, d_in_b, d_out_w, d_out_b
+    d_in_w, d_in_b, d_ln_w, d_ln_b = sums.totals()  # the LayerNorm's stay None without it
+    return dx, d_ln_w, d_ln_b, d_in_w, d_in_b
 
 
 def hyena_order2(x: Tensor, in_w: Tensor, in_b: Tensor, conv_w: Tensor, conv_b: Tensor, k: Tensor, skip: Tensor,
