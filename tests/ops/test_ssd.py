@@ -183,19 +183,6 @@ def test_factored_and_exact_blocks_mixed_in_one_sequence(monkeypatch):
         assert rel_err(grads[name], g_seq[name]) < TOL, name
 
 
-def test_rowdot_matrix_product_and_fallback_paths():
-    from genoseq.ops.ssd import _rowdot
-
-    g = torch.Generator().manual_seed(3)
-    a = torch.randn(2, 5, 3, 7, dtype=torch.float64, generator=g)
-    b = torch.randn(2, 5, 3, 7, dtype=torch.float64, generator=g)
-    torch.testing.assert_close(_rowdot(a, b), (a * b).sum(-1), rtol=1e-12, atol=1e-12)  # flattens: bmm
-    wide = torch.randn(2, 5, 3, 9, dtype=torch.float64, generator=g)
-    strided = wide[..., 1:8].transpose(1, 2)  # rows that do not flatten without a copy: the fallback
-    torch.testing.assert_close(_rowdot(strided, b.transpose(1, 2)), (strided * b.transpose(1, 2)).sum(-1),
-                               rtol=1e-12, atol=1e-12)
-
-
 def test_default_block_len_cuts_long_sequences_into_min_blocks_within_the_budgets():
     import importlib
 
