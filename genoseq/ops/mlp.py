@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from genoseq.ops._groups import WorkerSums, map_groups
-from genoseq.ops.prenorm import Norm, keeps_normalised, matmul_dtype, norm_backward_rows
+from genoseq.ops.prenorm import Norm, blocks, keeps_normalised, matmul_dtype, norm_backward_rows
 
 _BLOCK = 2048  # positions per block
 
@@ -66,7 +66,7 @@ class _MLP(torch.autograd.Function):
                 else:
                     out[sl] = o
 
-            map_groups(job, _blocks(N), N)
+            map_groups(job, blocks(N, _BLOCK), N)
         mean, rstd = stats if stats is not None else (None, None)
         ctx.save_for_backward(x2 if norm is not None else xm, mean, rstd, ln_w, ln_b, w1, b1, w2, keep)
         ctx.kind, ctx.mdt, ctx.shape, ctx.xdt, ctx.eps, ctx.residual = kind, mdt, shape, x.dtype, eps, residual
@@ -112,14 +112,10 @@ class _MLP(torch.autograd.Function):
                     g += d2[sl]
                 dx[sl] = g
 
-            map_groups(job, _blocks(N), N)
+            map_groups(job, blocks(N, _BLOCK), N)
             dw1, db1, dw2, db2, dln_w, dln_b = sums.totals()  # the LayerNorm's stay None without it
         return (dx.view(ctx.shape), dln_w, dln_b, dw1.to(w1.dtype), db1.to(w1.dtype), dw2.to(w2.dtype),
                 db2.to(w2.dtype), None, None, None, None)
-
-
-def _blocks(N: int) -> list[slice]:
-    return [slice(lo, min(N, lo + _BLOCK)) for lo in range(0, N, _BLOCK)]
 
 
 def mlp(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, kind: str = "gelu", norm: Norm | None = None,
@@ -162,5 +158,5 @@ def _mlp_inference(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, ki
             else:
                 out[sl] = o
 
-        map_groups(job, _blocks(x2.shape[0]), x2.shape[0])
+        map_groups(job, blocks(x2.shape[0], _BLOCK), x2.shape[0])
     return out.view(*x.shape[:-1], w2.shape[0])
