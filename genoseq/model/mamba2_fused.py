@@ -31,6 +31,7 @@ from genoseq.ops._pipeline import run_blocks
 from genoseq.ops.prenorm import blocks, matmul_dtype
 from genoseq.ops.rms_norm import backward_rows as rms_backward_rows
 from genoseq.ops.rms_norm import normalize_rows as rms_rows
+from genoseq.ops.rms_norm import rms_factor
 from genoseq.ops.rows import accumulate, conv_rows, conv_rows_backward, mm_rows
 from genoseq.ops.ssd import (
     _backward_block_exact,
@@ -135,8 +136,7 @@ class _FusedMamba2(torch.autograd.Function):
                 y = y.reshape(bsz, -1, E).addcmul_(a[..., :E], Dc)  # + D x
                 y_all[:, s0:s1] = y
                 g = y.mul_(F.silu(zx[:, s0:s1, :E].to(cdt)))
-                ss = torch.linalg.vector_norm(g, dim=-1, keepdim=True)  # (B, lb, 1): sqrt(sum g^2), one pass
-                r = torch.rsqrt(ss.square_().div_(E).add_(eps))
+                r = rms_factor(g, eps)  # (B, lb, 1)
                 r_all[:, s0:s1] = r
                 o = mm_rows(torch.mul(g.mul_(r), nw, out=torch.empty(g.shape, dtype=mm, device=g.device)), w_o)
                 if residual:
