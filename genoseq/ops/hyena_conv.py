@@ -2,7 +2,7 @@
 
 For x (B, L, D)::
 
-    u = x W_in^T + b_in                          (B, 3D, L) channel-major
+    u = x W_in^T + b_in                          (B, 3D, L) channel-major (the bias added per group)
     [x1, x2, v] = short_conv(u)                  3 x (B, D, L)
     z = causal_conv(k + skip * delta_0, x2 * v)  (B, D, L)   (FFT, size n = fft_size(L))
     out = (x1 * z)^T W_out^T + b_out             (B, L, D)
@@ -105,13 +105,18 @@ def _short_conv_group(uu: Tensor, w: Tensor, b: Tensor, out: Tensor) -> None:
             out[..., s:].addcmul_(uu[..., : L - s], w[..., j : j + 1])
 
 
-def _load_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, D: int) -> None:
+def _load_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, D: int, in_b: Tensor | None = None) -> None:
     """Short conv of the group's three streams into ws.C, the gated input x2 * v into ws.P, the filter
-    (k + skip at lag 0) into ws.Kp unless k is None (its spectrum saved by the forward)."""
+    (k + skip at lag 0) into ws.Kp unless k is None (its spectrum saved by the forward). ``in_b`` (3D,) in the
+    compute dtype: the in-projection bias, added here when u was computed without it."""
     B, K, L = u.shape[0], conv_w.shape[-1], ws.L
     if ws.inplace:
         ws.R[:, L:].zero_()  # the last in-place transforms left data in the padding
-    ws.U.copy_(u.view(B, 3, D, L)[:, :, sl])  # (B, 3, G, L) in the compute dtype (u has the in-proj bias)
+    rows = u.view(B, 3, D, L)[:, :, sl]
+    if in_b is None:
+        ws.U.copy_(rows)  # (B, 3, G, L) in the compute dtype
+    else:
+        torch.add(rows, in_b.view(3, D)[:, sl, None], out=ws.U)
     w = conv_w.view(3, D, K)[:, sl].to(ws.C.dtype)
     b = conv_b.view(3, D)[:, sl].to(ws.C.dtype)
     _short_conv_group(ws.U, w, b, ws.C)
@@ -160,8 +165,8 @@ def _conv_backward(ws: _Workspace, KFc: Tensor | None) -> tuple[Tensor, Tensor]:
     return cpu_fft.irfft(DZ.mul_(KFc), n, out=ws.Z[:BG].view(B, G, n))[..., :L], dk
 
 
-def _forward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, y, z_save, kf_save, D: int):
-    _load_group(ws, sl, u, conv_w, conv_b, k, skip, D)
+def _forward_group(ws: _Workspace, sl: slice, u, in_b, conv_w, conv_b, k, skip, y, z_save, kf_save, D: int):
+    _load_group(ws, sl, u, conv_w, conv_b, k, skip, D, in_b)
     z = _conv(ws)  # (B, G, L)
     torch.mul(z, ws.C[:, 0], out=y[:, sl])
     z_save[:, sl].copy_(z)
@@ -169,12 +174,12 @@ def _forward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, skip, y, z_s
         torch.conj_physical(ws.RF[: ws.G], out=kf_save[sl])  # the filter spectrum, conjugated, for the backward
 
 
-def _backward_group(ws: _Workspace, sl: slice, u, conv_w, conv_b, k, kf, skip, z, dy, du, dk, dconv_w,
+def _backward_group(ws: _Workspace, sl: slice, u, in_b, conv_w, conv_b, k, kf, skip, z, dy, du, dk, dconv_w,
                     dconv_b, D: int):
     """One channel group's backward; the filter comes from k (loaded into ws.Kp) or its spectrum kf. The
     group's rows of dy are overwritten with the out-projection input x1 * z once read."""
     B, K, L = u.shape[0], conv_w.shape[-1], ws.L
-    _load_group(ws, sl, u, conv_w, conv_b, k if kf is None else None, skip, D)
+    _load_group(ws, sl, u, conv_w, conv_b, k if kf is None else None, skip, D, in_b)
     x1, x2, v = ws.C[:, 0], ws.C[:, 1], ws.C[:, 2]
     dyg, zg = dy[:, sl], z[:, sl]
     torch.mul(dyg, x1, out=ws.Q[..., :L])  # dz
@@ -232,15 +237,13 @@ def _run(fn, D: int, B: int, L: int, n: int, cdt: torch.dtype) -> None:
     map_groups(lambda sl: fn(_workspace(B, sl.stop - sl.start, L, n, cdt), sl), groups, B * L)
 
 
-def _in_proj(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
-    """x (B, L, D) -> u (B, 3D, L) = W x^T (+ b), channel-major, without a transpose copy; the bias is added
-    in the product (rounded once to the matmul dtype, as a Linear under autocast does)."""
+def _in_proj(x: Tensor, w: Tensor) -> Tensor:
+    """x (B, L, D) -> u (B, 3D, L) = W x^T, channel-major, without a transpose copy. The bias is left to the
+    channel groups, which add it in the compute dtype while loading their rows: an addmm with a (3D, 1) bias
+    would first broadcast it over the whole (3D, L) output (a pass over memory as long as the product's)."""
     if x.shape[0] == 1:
-        if b is None:
-            return torch.mm(w, x[0].t()).unsqueeze(0)
-        return torch.addmm(b[:, None], w, x[0].t()).unsqueeze(0)
-    u = torch.matmul(w, x.transpose(1, 2))
-    return u if b is None else u.add_(b[:, None])
+        return torch.mm(w, x[0].t()).unsqueeze(0)
+    return torch.matmul(w, x.transpose(1, 2))
 
 
 def _out_proj(y: Tensor, w: Tensor, b: Tensor) -> Tensor:
@@ -288,7 +291,8 @@ class _HyenaOrder2(torch.autograd.Function):
                 xm = xm.view(B, L, D)
             else:
                 xm, mean, rstd = x.to(mdt), None, None
-            u = _in_proj(xm, in_w.to(mdt), in_b.to(mdt))  # (B, 3D, L)
+            u = _in_proj(xm, in_w.to(mdt))  # (B, 3D, L); the groups add the bias as they load their rows
+            bc = in_b.to(cdt)
             y = torch.empty(B, D, L, dtype=mdt, device=x.device)
             z = torch.empty(B, D, L, dtype=mdt, device=x.device)
             kc, sc = k.to(cdt), skip.to(cdt)
@@ -298,7 +302,7 @@ class _HyenaOrder2(torch.autograd.Function):
             kf = torch.empty(D, n // 2 + 1, dtype=cplx) if spectrum else None
 
             def fn(ws, sl):
-                _forward_group(ws, sl, u, conv_w, conv_b, kc, sc, y, z, kf, D)
+                _forward_group(ws, sl, u, bc, conv_w, conv_b, kc, sc, y, z, kf, D)
 
             _run(fn, D, B, L, n, cdt)
             u = u if grads and keep_u else None  # else recomputed in backward
@@ -326,17 +330,17 @@ class _HyenaOrder2(torch.autograd.Function):
             if xm is None:  # else kept by the forward
                 xm = normalize(x.reshape(B * L, D), norm, mdt, with_stats=False)[0].view(B, L, D) if norm else x
             if u is None:
-                u = _in_proj(xm, in_w.to(mdt), in_b.to(mdt))  # (B, 3D, L), recomputed
+                u = _in_proj(xm, in_w.to(mdt))  # (B, 3D, L) without the bias, recomputed
             dm = dout.to(mdt)  # (B, L, D)
             dy = _per_batch_mm(out_w.to(mdt).t().expand(B, D, D), dm.transpose(1, 2))  # (B, D, L)
             du = u  # each group reads its rows of u first and writes its rows of du last
             dk = torch.empty(D, L, dtype=cdt, device=z.device)
             dconv_w = torch.empty(conv_w.shape, dtype=cdt, device=z.device)
             dconv_b = torch.empty(conv_b.shape, dtype=cdt, device=z.device)
-            kc, sc = (None if k is None else k.to(cdt)), skip.to(cdt)
+            kc, sc, bc = (None if k is None else k.to(cdt)), skip.to(cdt), in_b.to(cdt)
 
             def fn(ws, sl):
-                _backward_group(ws, sl, u, conv_w, conv_b, kc, kf, sc, z, dy, du, dk, dconv_w, dconv_b, D)
+                _backward_group(ws, sl, u, bc, conv_w, conv_b, kc, kf, sc, z, dy, du, dk, dconv_w, dconv_b, D)
 
             _run(fn, D, B, L, n, cdt)
             # the groups left the out-projection input x1 * z in dy's buffer: its gradients first, so that the
