@@ -85,6 +85,7 @@ CASES = [(kind, *s) for kind in KINDS for s in SHAPES] + [("mamba2", {"n_groups"
                          ids=[f"{c[0]}-{c[1]}-B{c[2]}-L{c[3]}-blk{c[4]}" for c in CASES])
 def test_fused_equals_autograd_reference_float64(kind, kw, batch, length, block, rows, monkeypatch):
     monkeypatch.setattr(rows_ops, "_ROWS", rows)
+    monkeypatch.setattr(rows_ops, "_GRAD_ROWS", rows)
     mixer = make_mixer(kind, **kw)
     x, w = inputs(kind, batch, length, 1)
     assert_grads_close(grads(kind, mixer, x, w, True, block), grads(kind, mixer, x, w, False), TOL)
@@ -166,6 +167,7 @@ def test_mamba2_prenorm_residual_op_float64(batch, length, block, rows, monkeypa
     # RMSNorm made block by block inside the op (with the conv's history rows) and the residual added there:
     # the same values and gradients (the norm weight's included) as norm -> mixer -> sum
     monkeypatch.setattr(rows_ops, "_ROWS", rows)
+    monkeypatch.setattr(rows_ops, "_GRAD_ROWS", rows)
     m = _PreNormResidual(make_mixer("mamba2"), 16, F64)
     x, w = inputs("mamba2", batch, length, 4)
     fused = mixer_grads(m, x, w, lambda h: fused_mamba2(m.mixer, h, block, (m.norm.weight, 1e-5), residual=True))
