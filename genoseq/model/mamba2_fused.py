@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from genoseq.ops._pipeline import run_blocks
-from genoseq.ops.prenorm import blocks, matmul_dtype
+from genoseq.ops.prenorm import blocks, matmul_dtype, residual_add
 from genoseq.ops.rms_norm import backward_rows as rms_backward_rows
 from genoseq.ops.rms_norm import normalize_rows as rms_rows
 from genoseq.ops.rms_norm import rms_factor
@@ -140,7 +140,7 @@ class _FusedMamba2(torch.autograd.Function):
                 r_all[:, s0:s1] = r
                 o = mm_rows(torch.mul(g.mul_(r), nw, out=torch.empty(g.shape, dtype=mm, device=g.device)), w_o)
                 if residual:
-                    torch.add(u[:, s0:s1], o, out=out[:, s0:s1])
+                    residual_add(out[:, s0:s1], u[:, s0:s1], o)
                 else:
                     out[:, s0:s1] = o
 

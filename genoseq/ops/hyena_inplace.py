@@ -88,7 +88,11 @@ def hyena_order2_residual_(h: Tensor, norm: Norm, in_w: Tensor, in_b: Tensor, co
             def fn(sl: slice, u=u, k=k, sp=sp, cwp=cwp, cbp=cbp, yp=yp, dp=dp) -> None:
                 ws = _workspace(B, sl.stop - sl.start, L, n, cdt, backward=False)
                 _load_group(ws, sl, u, cwp, cbp, k, sp, dp)
-                torch.mul(_conv(ws), ws.C[:, 0], out=yp[:, sl])
+                z = _conv(ws)
+                if yp.dtype == z.dtype:
+                    torch.mul(z, ws.C[:, 0], out=yp[:, sl])
+                else:  # mixed-dtype products are unvectorised: multiply in place, then convert
+                    yp[:, sl].copy_(z.mul_(ws.C[:, 0]))
 
             map_groups(fn, [slice(g, min(dp, g + G)) for g in range(0, dp, G)], B * L)
             del u, k
@@ -96,6 +100,6 @@ def hyena_order2_residual_(h: Tensor, norm: Norm, in_w: Tensor, in_b: Tensor, co
 
         def out_proj(sl: slice) -> None:
             for b in range(B):
-                h[b, sl] += F.linear(y[b, :, sl].t(), wo, bo)
+                h[b, sl] += F.linear(y[b, :, sl].t(), wo, bo).to(h.dtype)  # same dtypes: the fast add
 
         map_groups(out_proj, blocks(L), B * L)

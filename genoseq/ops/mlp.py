@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from genoseq.ops._groups import WorkerSums, map_groups
-from genoseq.ops.prenorm import Norm, blocks, keeps_normalised, matmul_dtype, norm_backward_rows
+from genoseq.ops.prenorm import Norm, blocks, keeps_normalised, matmul_dtype, norm_backward_rows, residual_add
 
 _BLOCK = 2048  # positions per block
 
@@ -62,7 +62,7 @@ class _MLP(torch.autograd.Function):
                     xb = xm[sl]
                 o = F.linear(_act(F.linear(xb, w1m, b1m), kind), w2m, b2m)
                 if residual:
-                    torch.add(x2[sl], o, out=out[sl])
+                    residual_add(out[sl], x2[sl], o)
                 else:
                     out[sl] = o
 
@@ -154,7 +154,7 @@ def _mlp_inference(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, ki
             xb = x2[sl] if norm is None else F.layer_norm(x2[sl], x2.shape[-1:], norm.weight, norm.bias, norm.eps)
             o = F.linear(_act(F.linear(xb.to(mdt), w1m, b1m), kind), w2m, b2m)
             if residual:
-                torch.add(x2[sl], o, out=out[sl])
+                residual_add(out[sl], x2[sl], o)
             else:
                 out[sl] = o
 

@@ -11,7 +11,7 @@ from genoseq.model.block import MLP
 from genoseq.model.hyena import HyenaMixer
 from genoseq.ops.hyena_conv import hyena_order2
 from genoseq.ops.mlp import mlp
-from genoseq.ops.prenorm import Norm
+from genoseq.ops.prenorm import Norm, residual_add
 
 
 def _hyena(L: int, D: int):
@@ -56,3 +56,15 @@ def test_bf16_keeps_normalised_input_and_gradients_stay_close(make):
     assert kept in saved16 and kept not in saved32
     for a, b in zip(got, want, strict=True):
         assert (a - b).norm() <= 3e-2 * b.norm() + 1e-6
+
+
+@pytest.mark.parametrize("branch_dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("in_place", [False, True])
+def test_residual_add_exact_values(branch_dtype, in_place):
+    residual = torch.tensor([[1.0, -2.0, 0.5], [3.0, 0.25, -1.0]])
+    branch = torch.tensor([[0.5, 0.5, 1.5], [-3.0, 2.0, 4.0]], dtype=branch_dtype)  # exact in bf16
+    want = torch.tensor([[1.5, -1.5, 2.0], [0.0, 2.25, 3.0]])
+    out = residual.clone() if in_place else torch.full_like(residual, 9.0)
+    got = residual_add(out, out if in_place else residual, branch)
+    assert got.data_ptr() == out.data_ptr() and got.dtype == torch.float32
+    assert torch.equal(out, want)
