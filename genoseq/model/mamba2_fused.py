@@ -138,7 +138,7 @@ class _FusedMamba2(torch.autograd.Function):
                 g = y.mul_(F.silu(zx[:, s0:s1, :E].to(cdt)))
                 r = rms_factor(g, eps)  # (B, lb, 1)
                 r_all[:, s0:s1] = r
-                o = mm_rows(torch.mul(g.mul_(r), nw, out=torch.empty(g.shape, dtype=mm, device=g.device)), w_o)
+                o = mm_rows(g.mul_(r).mul_(nw).to(mm), w_o)  # in place, then converted (a product stored in bf16 is unvectorised)
                 if residual:
                     residual_add(out[:, s0:s1], u[:, s0:s1], o)
                 else:

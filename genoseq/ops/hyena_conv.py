@@ -34,6 +34,7 @@ from genoseq.ops._groups import WorkerSums, map_groups
 from genoseq.ops.fftconv import fast_fft_len, fft_size, long_conv_direct
 from genoseq.ops.prenorm import (Norm, blocks, keeps_normalised, matmul_dtype, norm_backward_rows, normalize,
                                  residual_add)
+from genoseq.ops.rows import accumulate
 
 CONV_IMPL = "fft"  # "direct": the O(L^2) oracle inside the fused operator (tests: exact causality)
 _GROUP_ELEMS = 1 << 19  # target channels * n per group (G = 8 at L = 32k)
@@ -384,7 +385,7 @@ def _out_proj_grads(dm: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         mine = sums.mine()
         for b in range(B):
             dmb = dm[b, sl]  # (n, D_out)
-            mine[0] += torch.mm(dmb.t(), y[b, :, sl].t())
+            accumulate(mine[0], torch.mm(dmb.t(), y[b, :, sl].t()))
             mine[1] += dmb.sum(0)
 
     map_groups(job, blocks(L), B * L)
@@ -410,7 +411,7 @@ def _backward_tail(dm: Tensor, du: Tensor, xm: Tensor, in_w: Tensor, x: Tensor, 
         mine = sums.mine()
         for b in range(B):
             dub = du[b, :, sl]  # (3D, n)
-            mine[0] += torch.mm(dub, xm[b, sl])
+            accumulate(mine[0], torch.mm(dub, xm[b, sl]))
             mine[1] += dub.sum(1)
             g = torch.mm(dub.t(), in_w)  # (n, D): gradient of the normalised rows
             if norm is not None:

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from genoseq.ops._groups import WorkerSums, map_groups
 from genoseq.ops.prenorm import Norm, blocks, keeps_normalised, matmul_dtype, norm_backward_rows, residual_add
+from genoseq.ops.rows import accumulate
 
 _BLOCK = 2048  # positions per block
 
@@ -97,11 +98,11 @@ class _MLP(torch.autograd.Function):
                 else:
                     xb = xs[sl]
                 hb, dmb = F.linear(xb, w1m, b1m), d2[sl].to(mdt)  # pre-activation, recomputed
-                mine[2] += torch.mm(dmb.t(), _act(hb, kind))
+                accumulate(mine[2], torch.mm(dmb.t(), _act(hb, kind)))
                 mine[3] += dmb.sum(0)  # in the matmul dtype like the weight gradients (accumulated in float32
                 # inside the reduction): sum(dtype=float32) of a bf16 tensor takes a slow path, ~8x the time
                 dh = _act_backward(torch.mm(dmb, w2m), hb, kind)  # (n, H [*2])
-                mine[0] += torch.mm(dh.t(), xb)
+                accumulate(mine[0], torch.mm(dh.t(), xb))
                 mine[1] += dh.sum(0)
                 dxb = torch.mm(dh, w1m)  # (n, D) gradient of the normalised rows
                 if norm is not None:

@@ -79,7 +79,8 @@ def mm_rows(a: Tensor, b: Tensor) -> Tensor:
 
 
 def accumulate(acc: Tensor, v: Tensor) -> None:
-    """acc += v, v a product in the matmul dtype (bfloat16 under autocast), the sum in acc's dtype."""
+    """acc += v, v a product in the matmul dtype (bfloat16 under autocast), the sum in acc's dtype: converted
+    first, as a mixed-dtype add runs unvectorised (see genoseq.ops.prenorm.residual_add)."""
     acc.add_(v.to(acc.dtype))
 
 
