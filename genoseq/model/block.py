@@ -16,6 +16,15 @@ from genoseq.ops.prenorm import Norm
 _MLP_PIECE = 16384  # positions per recomputed MLP piece under activation checkpointing
 
 
+def add_residual(h: Tensor, branch: Tensor) -> Tensor:
+    """h + branch with autograd; a narrower branch (bf16 under autocast) is converted to h's dtype first and h
+    added in place: the same values as the promoting add, which PyTorch's CPU kernels run unvectorised
+    (~2x; see genoseq.ops.prenorm.residual_add)."""
+    if branch.dtype == h.dtype:
+        return h + branch
+    return branch.to(h.dtype).add_(h)
+
+
 class MLP(nn.Module):
     """Position-wise MLP: "gelu" (Linear-GELU-Linear) or "glu" (SwiGLU: silu(a) * b)."""
 
@@ -80,8 +89,8 @@ class Block(nn.Module):
             # the fused MLP keeps only its input for backward (what checkpointing would keep): no checkpoint
             return self.mlp.forward_residual(h, norm)
         if self.checkpointing != "none" and self.training and torch.is_grad_enabled():
-            return h + self._mlp_checkpointed(h)
-        return h + self._mlp_branch(h)
+            return add_residual(h, self._mlp_checkpointed(h))
+        return add_residual(h, self._mlp_branch(h))
 
     def _mixer_branch(self, h: Tensor) -> Tensor:
         return self.drop(self.mixer(self.norm1(h)))
@@ -94,7 +103,7 @@ class Block(nn.Module):
         if (type(self.norm1) is RMSNorm and hasattr(self.mixer, "forward_residual_rms") and self._no_branch_dropout()
                 and self.mixer.fuses_rms_residual(h, self.norm1)):
             return self.mixer.forward_residual_rms(h, self.norm1)  # the fused Mamba-2 training op
-        return h + self._mixer_branch(h)
+        return add_residual(h, self._mixer_branch(h))
 
     def _no_branch_dropout(self) -> bool:
         return not self.training or isinstance(self.drop, nn.Identity)
@@ -131,7 +140,7 @@ class Block(nn.Module):
 
     def forward_chunk(self, h: Tensor, state: dict) -> Tensor:
         """Continue the mixer from ``state`` over h (B, Lc, D)."""
-        return self._mlp(h + self.drop(self.mixer.forward_chunk(self.norm1(h), state)))
+        return self._mlp(add_residual(h, self.drop(self.mixer.forward_chunk(self.norm1(h), state))))
 
     def step(self, h_t: Tensor, state: dict) -> Tensor:
         """h_t (B, D) -> (B, D)."""
