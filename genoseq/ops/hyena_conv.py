@@ -32,8 +32,15 @@ from torch import Tensor
 from genoseq.ops import cpu_fft
 from genoseq.ops._groups import WorkerSums, map_groups
 from genoseq.ops.fftconv import fast_fft_len, fft_size, long_conv_direct
-from genoseq.ops.prenorm import (Norm, blocks, keeps_normalised, matmul_dtype, norm_backward_rows, normalize,
-                                 residual_add)
+from genoseq.ops.prenorm import (
+    Norm,
+    blocks,
+    keeps_normalised,
+    matmul_dtype,
+    norm_backward_rows,
+    normalize,
+    residual_add,
+)
 from genoseq.ops.rows import accumulate
 
 CONV_IMPL = "fft"  # "direct": the O(L^2) oracle inside the fused operator (tests: exact causality)

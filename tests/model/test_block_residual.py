@@ -19,7 +19,7 @@ def test_add_residual_equals_the_promoting_add_values_and_gradients():
         (y * gy).sum().backward()
         results.append((y.detach(), h.grad, b.grad))
         assert torch.equal(h.detach(), h0) and torch.equal(b.detach(), b0)  # inputs untouched
-    for want, got in zip(results[0], results[1]):
+    for want, got in zip(results[0], results[1], strict=True):
         assert got.dtype == want.dtype and torch.equal(got, want)
     assert results[1][0].dtype == torch.float32 and results[1][2].dtype == torch.bfloat16
     h = torch.randn(3)
