@@ -45,7 +45,7 @@ from genoseq.ops.rows import accumulate
 
 CONV_IMPL = "fft"  # "direct": the O(L^2) oracle inside the fused operator (tests: exact causality)
 _GROUP_ELEMS = 1 << 19  # target channels * n per group (G = 8 at L = 32k)
-_MV_MIN_LEN = 2048  # positions per row from which the short-conv weight gradient takes the windowed accumulator
+_WINDOWED_MIN_LEN = 2048  # positions per row from which the short-conv weight gradient takes the windowed accumulator
 _WGRAD_PIECE = 2048  # positions per piece of that accumulator: (3 G, K, piece) float32 is 0.6 MB at G = 8, K = 3
 _MIN_GROUP = 4  # rows per FFT call at least (batched rows transform faster per row)
 
@@ -233,13 +233,13 @@ def keeps_filter_spectrum(mdt: torch.dtype, cdt: torch.dtype) -> bool:
 def _short_conv_weight_grad(dC: Tensor, U: Tensor, K: int) -> Tensor:
     """dw (3, G, K), dw[..., j] = sum_{b, t} dC[b, ..., t + s] U[b, ..., t] with s = K-1-j, for dC and U (B, 3, G, L).
 
-    Rows of at least _MV_MIN_LEN positions: over pieces of _WGRAD_PIECE positions, one multiply-add of the K
+    Rows of at least _WINDOWED_MIN_LEN positions: over pieces of _WGRAD_PIECE positions, one multiply-add of the K
     shifted windows of dC (an overlapping (rows, K, piece) view) by U into a (rows, K, piece) accumulator that
     stays in cache, summed over its last dim once at the end, plus the few terms t >= m = L-K+1 of shifts
     s < K-1. (One matrix-vector product per row over the windows took ~1.3-1.9x as long: BLAS copies the
     overlapping view first.) Shorter rows: a product and a sum per tap over all rows at once."""
     B, _, G, L = dC.shape
-    if L < max(K, _MV_MIN_LEN):  # short rows (and many of them): one product and sum per tap over all rows at once
+    if L < max(K, _WINDOWED_MIN_LEN):  # short rows (and many of them): one product and sum per tap over all rows at once
         return torch.stack([(dC[..., K - 1 - j :] * U[..., : L - (K - 1 - j)]).sum((0, -1)) if K - 1 - j < L
                             else dC.new_zeros(3, G) for j in range(K)], -1)
     m = L - K + 1

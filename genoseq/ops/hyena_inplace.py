@@ -25,7 +25,7 @@ from torch import Tensor
 from genoseq.ops._groups import map_groups
 from genoseq.ops.fftconv import fft_size
 from genoseq.ops.hyena_conv import _conv, _load_group, _workspace
-from genoseq.ops.prenorm import Norm, blocks, matmul_dtype
+from genoseq.ops.prenorm import Norm, blocks, matmul_dtype, residual_add
 
 PHASE_BYTES = 128 << 20  # in-projection + filters of one phase of channels
 _GROUP_ELEMS = 1 << 22  # channels * n per group: G = 2 at n = 2^21 (each FFT call has >= 4 rows)
@@ -100,6 +100,6 @@ def hyena_order2_residual_(h: Tensor, norm: Norm, in_w: Tensor, in_b: Tensor, co
 
         def out_proj(sl: slice) -> None:
             for b in range(B):
-                h[b, sl] += F.linear(y[b, :, sl].t(), wo, bo).to(h.dtype)  # same dtypes: the fast add
+                residual_add(h[b, sl], h[b, sl], F.linear(y[b, :, sl].t(), wo, bo))  # in place
 
         map_groups(out_proj, blocks(L), B * L)

@@ -129,12 +129,12 @@ def test_inference_mode_then_training(monkeypatch):
     _check(mixer, 1, 21)
 
 
-@pytest.mark.parametrize("mv_min_len", [1, 2048])  # windowed accumulator / one product per tap
+@pytest.mark.parametrize("windowed_min_len", [1, 2048])  # windowed accumulator / one product per tap
 @pytest.mark.parametrize("piece", [7, 2048])  # accumulator pieces: several (the last one short) / one
 @pytest.mark.parametrize("K", [1, 2, 3, 4])
 @pytest.mark.parametrize(("B", "L"), [(1, 1), (1, 3), (2, 5), (2, 40)])
-def test_short_conv_weight_grad_matches_sums(K, B, L, mv_min_len, piece, monkeypatch):
-    monkeypatch.setattr(hyena_conv, "_MV_MIN_LEN", mv_min_len)
+def test_short_conv_weight_grad_matches_sums(K, B, L, windowed_min_len, piece, monkeypatch):
+    monkeypatch.setattr(hyena_conv, "_WINDOWED_MIN_LEN", windowed_min_len)
     monkeypatch.setattr(hyena_conv, "_WGRAD_PIECE", piece)
     g = torch.Generator().manual_seed(K * 100 + L)
     dC = torch.randn(B, 3, 2, L, dtype=torch.float64, generator=g)
