@@ -372,8 +372,7 @@ class _HyenaOrder2(torch.autograd.Function):
             d_out_w, d_out_b = _out_proj_grads(dm, dy)
             u = dy = None
             res = dout if ctx.residual else None
-            dx, d_ln_w, d_ln_b, d_in_w, d_in_b = _backward_tail(dm, du, xm, in_w.to(mdt), x, mean, rstd, norm, res,
-                                                                ctx.xdt)
+            dx, d_ln_w, d_ln_b, d_in_w, d_in_b = _backward_tail(du, xm, in_w.to(mdt), x, mean, rstd, norm, res, ctx.xdt)
             dskip = dk[:, 0].clone()
         return (dx, d_ln_w, d_ln_b, d_in_w.to(in_w.dtype), d_in_b.to(in_w.dtype), dconv_w.to(conv_w.dtype),
                 dconv_b.to(conv_b.dtype), dk.to(ctx.kdt), dskip.to(skip.dtype), d_out_w.to(out_w.dtype),
@@ -400,17 +399,17 @@ def _out_proj_grads(dm: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     return d_out_w, d_out_b
 
 
-def _backward_tail(dm: Tensor, du: Tensor, xm: Tensor, in_w: Tensor, x: Tensor, mean, rstd, norm: Norm | None,
+def _backward_tail(du: Tensor, xm: Tensor, in_w: Tensor, x: Tensor, mean, rstd, norm: Norm | None,
                    residual: Tensor | None, xdt: torch.dtype):
     """The in-projection's gradients and the LayerNorm backward in one pass over position blocks (workers).
 
-    dm (B, L, D) output gradient (for the residual), du (B, 3D, L) in-projection output gradient, xm (B, L, D)
-    its input, all in the matmul dtype; x (B, L, D) the branch input. Returns (dx, d_ln_w, d_ln_b, d_in_w,
-    d_in_b); the weight and bias sums accumulate per worker in float32 (float64 for float64) from per-block
-    products."""
-    B, L, D = dm.shape
-    acc = torch.float64 if dm.dtype == torch.float64 else torch.float32
-    dx = torch.empty(B, L, D, dtype=xdt, device=dm.device)
+    du (B, 3D, L) in-projection output gradient and xm (B, L, D) its input, both in the matmul dtype;
+    x (B, L, D) the branch input; residual (B, L, D) the output gradient added to dx, or None. Returns (dx,
+    d_ln_w, d_ln_b, d_in_w, d_in_b); the weight and bias sums accumulate per worker in float32 (float64 for
+    float64) from per-block products."""
+    B, L, D = xm.shape
+    acc = torch.float64 if xm.dtype == torch.float64 else torch.float32
+    dx = torch.empty(B, L, D, dtype=xdt, device=xm.device)
     shapes = (tuple(in_w.shape), (in_w.shape[0],))
     sums = WorkerSums(lambda: [torch.zeros(s, dtype=acc) for s in shapes] + [None, None])
 
