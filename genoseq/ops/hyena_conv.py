@@ -37,6 +37,7 @@ from genoseq.ops.prenorm import (
     blocks,
     keeps_normalised,
     matmul_dtype,
+    mul_into,
     norm_backward_rows,
     normalize,
     residual_add,
@@ -177,10 +178,7 @@ def _forward_group(ws: _Workspace, sl: slice, u, in_b, conv_w, conv_b, k, skip, 
     _load_group(ws, sl, u, conv_w, conv_b, k, skip, D, in_b)
     z = _conv(ws)  # (B, G, L) in the compute dtype, scratch
     z_save[:, sl].copy_(z)
-    if y.dtype == z.dtype:
-        torch.mul(z, ws.C[:, 0], out=y[:, sl])
-    else:  # a product stored in another dtype takes an unvectorised path: multiply in place, then convert
-        y[:, sl].copy_(z.mul_(ws.C[:, 0]))
+    mul_into(y[:, sl], z, ws.C[:, 0])  # z is spent after the copy above
     if kf_save is not None:
         torch.conj_physical(ws.RF[: ws.G], out=kf_save[sl])  # the filter spectrum, conjugated, for the backward
 

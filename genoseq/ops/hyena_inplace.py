@@ -25,7 +25,7 @@ from torch import Tensor
 from genoseq.ops._groups import map_groups
 from genoseq.ops.fftconv import fft_size
 from genoseq.ops.hyena_conv import _conv, _load_group, _workspace
-from genoseq.ops.prenorm import Norm, blocks, matmul_dtype, residual_add
+from genoseq.ops.prenorm import Norm, blocks, matmul_dtype, mul_into, residual_add
 
 PHASE_BYTES = 128 << 20  # in-projection + filters of one phase of channels
 _GROUP_ELEMS = 1 << 22  # channels * n per group: G = 2 at n = 2^21 (each FFT call has >= 4 rows)
@@ -88,11 +88,7 @@ def hyena_order2_residual_(h: Tensor, norm: Norm, in_w: Tensor, in_b: Tensor, co
             def fn(sl: slice, u=u, k=k, sp=sp, cwp=cwp, cbp=cbp, yp=yp, dp=dp) -> None:
                 ws = _workspace(B, sl.stop - sl.start, L, n, cdt, backward=False)
                 _load_group(ws, sl, u, cwp, cbp, k, sp, dp)
-                z = _conv(ws)
-                if yp.dtype == z.dtype:
-                    torch.mul(z, ws.C[:, 0], out=yp[:, sl])
-                else:  # mixed-dtype products are unvectorised: multiply in place, then convert
-                    yp[:, sl].copy_(z.mul_(ws.C[:, 0]))
+                mul_into(yp[:, sl], _conv(ws), ws.C[:, 0])
 
             map_groups(fn, [slice(g, min(dp, g + G)) for g in range(0, dp, G)], B * L)
             del u, k

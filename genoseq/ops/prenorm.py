@@ -54,6 +54,15 @@ def residual_add(out: Tensor, residual: Tensor, branch: Tensor) -> Tensor:
     return out.copy_(branch).add_(residual)
 
 
+def mul_into(out: Tensor, scratch: Tensor, other: Tensor) -> Tensor:
+    """out = scratch * other. When out is in another dtype (a bf16 store of fp32 products), scratch is
+    multiplied in place and then converted: storing a product in another dtype also takes the unvectorised
+    path (fp32 * fp32 -> bf16: 258 vs 205 us per 8 x 32k); scratch is overwritten then."""
+    if out.dtype == scratch.dtype:
+        return torch.mul(scratch, other, out=out)
+    return out.copy_(scratch.mul_(other))
+
+
 def norm_rows(h: Tensor, sl: slice, norm: Norm, out: Tensor, stats: tuple[Tensor, Tensor] | None = None) -> None:
     """out[sl] = LayerNorm(h[sl]) cast to out's dtype; h (N, D) float. ``stats`` (mean, rstd) (N, 1) are
     filled when given."""

@@ -11,7 +11,7 @@ from genoseq.model.block import MLP
 from genoseq.model.hyena import HyenaMixer
 from genoseq.ops.hyena_conv import hyena_order2
 from genoseq.ops.mlp import mlp
-from genoseq.ops.prenorm import Norm, residual_add
+from genoseq.ops.prenorm import Norm, mul_into, residual_add
 
 
 def _hyena(L: int, D: int):
@@ -68,3 +68,16 @@ def test_residual_add_exact_values(branch_dtype, in_place):
     got = residual_add(out, out if in_place else residual, branch)
     assert got.data_ptr() == out.data_ptr() and got.dtype == torch.float32
     assert torch.equal(out, want)
+
+
+@pytest.mark.parametrize("out_dtype", [torch.float32, torch.bfloat16])
+def test_mul_into_exact_values(out_dtype):
+    a = torch.tensor([[1.5, -2.0, 0.25], [3.0, 0.5, -1.0]])
+    b = torch.tensor([[2.0, 0.5, 4.0], [-1.0, 8.0, 0.75]])
+    want = torch.tensor([[3.0, -1.0, 1.0], [-3.0, 4.0, -0.75]])  # exact in bf16
+    scratch = a.clone()
+    out = torch.full((2, 3), 9.0, dtype=out_dtype)
+    got = mul_into(out, scratch, b)
+    assert got.data_ptr() == out.data_ptr() and got.dtype == out_dtype
+    assert torch.equal(out.float(), want)
+    assert torch.equal(scratch, a if out_dtype == torch.float32 else want)  # overwritten only to convert
