@@ -293,11 +293,19 @@ def _out_proj_blocks(y: Tensor, w: Tensor, b: Tensor, residual: Tensor | None) -
     return out
 
 
-def _per_batch_mm(a: Tensor, b: Tensor) -> Tensor:
-    """(B, ...) x (B, ...) -> stacked per-batch mm (no copy for B = 1)."""
-    if a.shape[0] == 1:
-        return torch.mm(a[0], b[0]).unsqueeze(0)
-    return torch.stack([torch.mm(a[i], b[i]) for i in range(a.shape[0])])
+def _out_proj_input_grad(dout: Tensor, w: Tensor) -> Tensor:
+    """dy (B, D, L) = W^T dout^T for dout (B, L, D_out) and the out-projection weight w (D_out, D) in the
+    matmul dtype: position block by block on the group workers, each block of dout converted to that dtype
+    on the way (no whole converted copy of dout, and no serial product of the whole length)."""
+    B, L, _ = dout.shape
+    dy = torch.empty(B, w.shape[1], L, dtype=w.dtype, device=dout.device)
+
+    def job(sl: slice) -> None:
+        for b in range(B):
+            torch.mm(w.t(), dout[b, sl].to(w.dtype).t(), out=dy[b, :, sl])
+
+    map_groups(job, blocks(L), B * L)
+    return dy
 
 
 class _HyenaOrder2(torch.autograd.Function):
@@ -353,8 +361,7 @@ class _HyenaOrder2(torch.autograd.Function):
                 xm = normalize(x.reshape(B * L, D), norm, mdt, with_stats=False)[0].view(B, L, D) if norm else x
             if u is None:
                 u = _in_proj(xm, in_w.to(mdt))  # (B, 3D, L) without the bias, recomputed
-            dm = dout.to(mdt)  # (B, L, D)
-            dy = _per_batch_mm(out_w.to(mdt).t().expand(B, D, D), dm.transpose(1, 2))  # (B, D, L)
+            dy = _out_proj_input_grad(dout, out_w.to(mdt))  # (B, D, L)
             du = u  # each group reads its rows of u first and writes its rows of du last
             dk = torch.empty(D, L, dtype=cdt, device=z.device)
             dconv_w = torch.empty(conv_w.shape, dtype=cdt, device=z.device)
@@ -367,7 +374,7 @@ class _HyenaOrder2(torch.autograd.Function):
             _run(fn, D, B, L, n, cdt)
             # the groups left the out-projection input x1 * z in dy's buffer: its gradients first, so that the
             # buffer is freed before the tail allocates dx (the step's memory peak is in the last layer's tail)
-            d_out_w, d_out_b = _out_proj_grads(dm, dy)
+            d_out_w, d_out_b = _out_proj_grads(dout, dy)
             u = dy = None
             res = dout if ctx.residual else None
             dx, d_ln_w, d_ln_b, d_in_w, d_in_b = _backward_tail(du, xm, in_w.to(mdt), x, mean, rstd, norm, res, ctx.xdt)
@@ -377,18 +384,18 @@ class _HyenaOrder2(torch.autograd.Function):
                 d_out_b.to(out_w.dtype), None, None, None, None)
 
 
-def _out_proj_grads(dm: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """d_out_w (D_out, D) = sum_t dm[t]^T y[:, t]^T and d_out_b = sum_t dm[t] for dm (B, L, D_out) and the
-    out-projection input y (B, D, L), both in the matmul dtype, from per-block products summed per worker in
-    float32 (float64 for float64)."""
-    B, L, D = dm.shape
-    acc = torch.float64 if dm.dtype == torch.float64 else torch.float32
+def _out_proj_grads(dout: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """d_out_w (D_out, D) = sum_t dm[t]^T y[:, t]^T and d_out_b = sum_t dm[t] for the out-projection input y
+    (B, D, L) in the matmul dtype and dm = dout (B, L, D_out) in that dtype (converted block by block), from
+    per-block products summed per worker in float32 (float64 for float64)."""
+    B, L, D = dout.shape
+    acc = torch.float64 if y.dtype == torch.float64 else torch.float32
     sums = WorkerSums(lambda: [torch.zeros(D, y.shape[1], dtype=acc), torch.zeros(D, dtype=acc)])
 
     def job(sl: slice) -> None:
         mine = sums.mine()
         for b in range(B):
-            dmb = dm[b, sl]  # (n, D_out)
+            dmb = dout[b, sl].to(y.dtype)  # (n, D_out)
             accumulate(mine[0], torch.mm(dmb.t(), y[b, :, sl].t()))
             mine[1] += dmb.sum(0)
 
