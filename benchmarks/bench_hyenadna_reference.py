@@ -126,11 +126,16 @@ def main() -> None:
         emit(**reference_child(mode, int(length), dtype, args.threads, int(repeats)))
         return
 
+    cases = []
+    for case in args.cases.split(","):
+        mode, _, length = case.partition(":")
+        if mode not in ("train", "infer") or not length.isdigit() or int(length) < 2:
+            p.error(f"--cases: expected mode:length with mode train or infer and length >= 2, got {case!r}")
+        cases.append((mode, int(length)))
+    for dtype in args.dtypes.split(","):
+        if dtype not in ("bf16", "fp32"):
+            p.error(f"--dtypes: expected bf16 and/or fp32, got {dtype!r}")
     emit(kind="check", max_abs_logit_diff_float64=check_same_function())
-    cases = [(c.split(":")[0], int(c.split(":")[1])) for c in args.cases.split(",")]
-    for mode, _ in cases:
-        if mode not in ("train", "infer"):
-            sys.exit(f"--cases: mode must be train or infer, got {mode!r}")
     env = dict(os.environ)
     ref_env = dict(env)
     ref_env.pop("OMP_WAIT_POLICY", None)
