@@ -25,7 +25,6 @@ import os
 import resource
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -37,9 +36,9 @@ def emit(**fields) -> None:
 def reference_child(mode: str, length: int, dtype: str, threads: int, repeats: int) -> dict:
     """Time the baseline in this process (training: forward + backward of the next-token loss)."""
     import torch
-    import torch.nn.functional as F
 
     sys.path.insert(0, HERE)
+    from bench_models import time_last, train_step
     from hyenadna_reference import HyenaDNALM
 
     torch.set_num_threads(threads)
@@ -50,21 +49,13 @@ def reference_child(mode: str, length: int, dtype: str, threads: int, repeats: i
 
     def run() -> None:
         if mode == "train":
-            model.train()
-            with autocast:
-                logits = model(ids)  # (1, L, V)
-                loss = F.cross_entropy(logits[0, :-1].float(), ids[0, 1:])
-            loss.backward()
-            model.zero_grad(set_to_none=True)
+            train_step(model, ids, autocast)
         else:
             model.eval()
             with torch.no_grad(), autocast:
                 model(ids)
 
-    for _ in range(repeats):  # the last one timed
-        t0, c0 = time.perf_counter(), time.process_time()
-        run()
-        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    seconds, cpu = time_last(run, repeats)  # as bench_models times genoseq
     return {"impl": "reference", "mode": mode, "length": length, "dtype": dtype,
             "tokens_per_s": round(length / seconds, 1), "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

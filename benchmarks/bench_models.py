@@ -57,9 +57,30 @@ def _config(name: str, max_len: int | None):
     return cfg.replace(max_len=max_len) if max_len else cfg
 
 
+def train_step(model, ids, autocast) -> None:
+    """One training step on ids (1, L): the next-token loss under ``autocast``, backward, gradients dropped."""
+    import torch.nn.functional as F
+
+    model.train()
+    with autocast:
+        logits = model(ids)  # (1, L, V)
+        loss = F.cross_entropy(logits[0, :-1].float(), ids[0, 1:])
+    loss.backward()
+    model.zero_grad(set_to_none=True)
+
+
+def time_last(run, repeats: int) -> tuple[float, float]:
+    """(wall, CPU) seconds of the last of ``repeats`` calls of ``run``: the first ones pay for page faults,
+    allocator growth and FFT plans."""
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        run()
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return seconds, cpu
+
+
 def child(args: argparse.Namespace) -> dict:
     import torch
-    import torch.nn.functional as F
 
     from genoseq.cpu_allocator import tune_cpu_allocator
     from genoseq.model.build import build_model
@@ -78,12 +99,7 @@ def child(args: argparse.Namespace) -> dict:
 
     def run() -> None:
         if args.mode == "train":
-            model.train()
-            with autocast:
-                logits = model(ids)  # (1, L, V)
-                loss = F.cross_entropy(logits[0, :-1].float(), ids[0, 1:])
-            loss.backward()
-            model.zero_grad(set_to_none=True)
+            train_step(model, ids, autocast)
         else:
             model.eval()
             with torch.no_grad(), autocast:
@@ -92,12 +108,8 @@ def child(args: argparse.Namespace) -> dict:
                 else:
                     model(ids)
 
-    # time the last of `repeats` runs: the first one pays for page faults, allocator growth and FFT plans
     repeats = args.repeats or (2 if L <= 32768 or args.mode == "train" else 1)
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        run()
-        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    seconds, cpu = time_last(run, repeats)
     return {"model": args.model, "mode": args.mode, "length": L, "dtype": args.dtype,
             "max_len": model.config.max_len, "tokens_per_s": round(L / seconds, 1), "seconds": round(seconds, 3),
             "cpu_seconds": round(cpu, 3), "tokens_per_cpu_s": round(L / cpu, 1),
