@@ -23,8 +23,9 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
+
+from bench_models import run_child, time_last, train_step  # this directory: the script's own sys.path entry
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -36,9 +37,6 @@ def emit(**fields) -> None:
 def reference_child(mode: str, length: int, dtype: str, threads: int, repeats: int) -> dict:
     """Time the baseline in this process (training: forward + backward of the next-token loss)."""
     import torch
-
-    sys.path.insert(0, HERE)
-    from bench_models import time_last, train_step
     from hyenadna_reference import HyenaDNALM
 
     torch.set_num_threads(threads)
@@ -65,8 +63,6 @@ def reference_child(mode: str, length: int, dtype: str, threads: int, repeats: i
 def check_same_function() -> float:
     """Largest |logit difference| between genoseq and the baseline with genoseq's weights, float64, L = 512."""
     import torch
-
-    sys.path.insert(0, HERE)
     from hyenadna_reference import HyenaDNALM, copy_from_genoseq
 
     from genoseq.model.build import build_model
@@ -83,18 +79,13 @@ def check_same_function() -> float:
     return float((ours - theirs).abs().max())
 
 
-def run_json(cmd: list[str], env: dict, timeout: int) -> dict | None:
-    """Run a child and return its last JSON line (None with an error line when it failed)."""
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        emit(kind="error", cmd=" ".join(cmd), error=f"timeout after {timeout} s")
+def run_case(cmd: list[str], env: dict, timeout: int, case: dict) -> dict | None:
+    """A child's result (bench_models.run_child), or None after printing an error line when it failed."""
+    result = run_child(cmd, env, timeout, case)
+    if "error" in result:
+        emit(kind="error", **result)
         return None
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-    if out.returncode != 0 or not lines:
-        emit(kind="error", cmd=" ".join(cmd), error=out.stderr.strip().splitlines()[-1:] or out.returncode)
-        return None
-    return json.loads(lines[-1])
+    return result
 
 
 def main() -> None:
@@ -135,14 +126,16 @@ def main() -> None:
     for rnd in range(1, args.rounds + 1):
         for mode, L in cases:
             repeats = 2 if mode == "train" else 1  # training: a warm step; inference: one whole forward
-            ref = run_json([sys.executable, __file__, "--threads", str(args.threads),
-                            "--child", f"{mode}:{L}:{args.reference_dtype}:{repeats}"], ref_env, args.timeout)
+            ref = run_case([sys.executable, __file__, "--threads", str(args.threads),
+                            "--child", f"{mode}:{L}:{args.reference_dtype}:{repeats}"], ref_env, args.timeout,
+                           {"impl": "reference", "mode": mode, "length": L, "dtype": args.reference_dtype})
             if ref:
                 emit(kind="run", round=rnd, **ref)
             for dtype in args.dtypes.split(","):
-                ours = run_json([sys.executable, os.path.join(HERE, "bench_models.py"), "--models", "hyenadna-tiny",
+                ours = run_case([sys.executable, os.path.join(HERE, "bench_models.py"), "--models", "hyenadna-tiny",
                                  "--modes", mode, "--lengths", str(L), "--dtypes", dtype, "--max-len", str(L),
-                                 "--threads", str(args.threads), "--repeats", str(repeats)], env, args.timeout)
+                                 "--threads", str(args.threads), "--repeats", str(repeats)], env, args.timeout,
+                                {"impl": "genoseq", "mode": mode, "length": L, "dtype": dtype})
                 if not ours:
                     continue
                 emit(kind="run", round=rnd, impl="genoseq", **{k: ours[k] for k in (

@@ -33,6 +33,8 @@ import subprocess
 import sys
 import time
 
+from bench_models import run_child  # this directory: the script's own sys.path entry
+
 os.environ.setdefault("USE_HUB_KERNELS", "0")  # transformers: never fetch kernels from the Hub
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -178,16 +180,7 @@ def run_case(args: argparse.Namespace, model: str, L: int, dtype: str, env: dict
            "--threads", str(args.threads), "--repeats", str(args.repeats), "--allocator", args.allocator]
     if args.chunk_size:
         cmd += ["--chunk-size", str(args.chunk_size)]
-    case = {"model": model, "length": L, "dtype": dtype}
-    try:
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env)
-    except subprocess.TimeoutExpired:
-        return {**case, "error": f"timeout after {args.timeout} s"}
-    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
-    if res.returncode or not lines:
-        tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or [f"exit {res.returncode}"]
-        return {**case, "error": tail[0][:300]}
-    return json.loads(lines[-1])
+    return run_child(cmd, env, args.timeout, {"model": model, "length": L, "dtype": dtype})
 
 
 def main() -> None:

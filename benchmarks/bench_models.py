@@ -79,6 +79,20 @@ def time_last(run, repeats: int) -> tuple[float, float]:
     return seconds, cpu
 
 
+def run_child(cmd: list[str], env: dict, timeout: int, case: dict) -> dict:
+    """Run one benchmark child process; returns the last JSON line it printed, or ``case`` with an "error"
+    (the timeout, or the last line of its stderr / stdout) when it failed."""
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {**case, "error": f"timeout after {timeout} s"}
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
+    if res.returncode or not lines:
+        tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or [f"exit {res.returncode}"]
+        return {**case, "error": tail[0][:300]}
+    return json.loads(lines[-1])
+
+
 def child(args: argparse.Namespace) -> dict:
     import torch
 
@@ -181,17 +195,7 @@ def main() -> None:
                     elif args.omp_wait == "auto" and mode == "train":
                         layers = _config(model, args.max_len or L).layer_types
                         prefer_passive_openmp([L], layers, case_env, torch_loaded=False)  # what the CLI does
-                    try:
-                        res = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=case_env)
-                    except subprocess.TimeoutExpired:
-                        print(json.dumps({**case, "error": f"timeout after {args.timeout} s"}), flush=True)
-                        continue
-                    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
-                    if res.returncode or not lines:
-                        tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or [f"exit {res.returncode}"]
-                        print(json.dumps({**case, "error": tail[0][:300]}), flush=True)
-                    else:
-                        print(lines[-1], flush=True)
+                    print(json.dumps(run_child(cmd, case_env, args.timeout, case)), flush=True)
 
 
 if __name__ == "__main__":
