@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genoseq.ops.implicit_filter import features  # [t, cos(2 pi f t), sin(2 pi f t)], t = lag / max_len
+
 
 class Sin(nn.Module):
     """sin(freq * x), one learnable frequency per feature."""
@@ -60,14 +62,9 @@ class ImplicitFilter(nn.Module):
         self.pos_dim = pos_dim
         self.bias = nn.Parameter(torch.randn(d_model))  # the skip term's per-channel weight
 
-    def features(self, L: int) -> Tensor:
-        """(L, P): [t, cos(2 pi f t), sin(2 pi f t)] with t = lag / max_len."""
-        t = torch.arange(L, dtype=self.bands.dtype)[:, None] / self.max_len  # (L, 1)
-        ang = 2 * math.pi * t * self.bands[None, :]
-        return torch.cat([t, torch.cos(ang), torch.sin(ang)], dim=-1)[:, : self.pos_dim]
-
     def forward(self, L: int) -> Tensor:
-        h = self.mlp(self.features(L))  # (L, D)
+        z = features(torch.arange(L), self.max_len, self.bands, self.pos_dim, self.bands.dtype)  # (L, P), genoseq's
+        h = self.mlp(z)  # (L, D)
         t = torch.arange(L, dtype=self.deltas.dtype)[:, None] / self.max_len
         h = h * torch.exp(-t * self.deltas[None, :])  # decay window
         return h.t()  # (D, L)
